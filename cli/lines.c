@@ -1,0 +1,71 @@
+/*
+ * lines.c - reading lines from a file descriptor, flushing output before it blocks.
+ *
+ * `intent predict` must stream: a caller that writes one line and waits for the answer
+ * must get it at once, while a caller piping 100k lines should not pay a flush per line.
+ * Flushing exactly when no complete line is buffered gives both.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void lines_init(line_reader *r, int fd, FILE *flush) {
+    memset(r, 0, sizeof *r);
+    r->fd = fd;
+    r->flush = flush;
+}
+
+void lines_free(line_reader *r) { free(r->buf); }
+
+static int refill(line_reader *r) {
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+    if (r->end + 1 >= r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 65536;
+        char *b = realloc(r->buf, cap);
+        if (!b)
+            return -1;
+        r->buf = b;
+        r->cap = cap;
+    }
+    if (r->flush)
+        fflush(r->flush);
+    for (;;) {
+        ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            r->eof = true;
+        r->end += (size_t)n;
+        return 0;
+    }
+}
+
+int lines_next(line_reader *r, char **line, size_t *len) {
+    for (;;) {
+        char *nl = r->end > r->start ? memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
+        if (nl || (r->eof && r->end > r->start)) {
+            char *s = r->buf + r->start;
+            size_t n = nl ? (size_t)(nl - s) : r->end - r->start;
+            r->start += n + (nl != NULL);
+            if (n && s[n - 1] == '\r')
+                n--;
+            s[n] = '\0'; /* the '\n' slot, or the spare byte kept at the end */
+            *line = s;
+            *len = n;
+            return 1;
+        }
+        if (r->eof)
+            return 0;
+        if (refill(r))
+            return -1;
+    }
+}

@@ -1,0 +1,350 @@
+/*
+ * intent.h - learn which labels apply to a short text, and predict them in microseconds.
+ *
+ * This header is the manual of libintent. The library learns from labelled example
+ * commands ("read me the document on my screen" -> FILES, VISION, VOICE) and then tells,
+ * for each new utterance, which labels apply, each with a confidence, or that none does
+ * (out of scope). It needs libc, libm and pthreads only.
+ *
+ * BUILD
+ *   make                      builds build/libintent.a, build/libintent.so and build/intent
+ *   cc app.c -Iinclude build/libintent.a -lm -lpthread
+ *   (or: pkg-config --cflags --libs intent)
+ *
+ * EXAMPLE (error handling shortened)
+ *   intent_dataset *ds; intent_model *m; intent_ctx *ctx; intent_error err;
+ *   intent_train_opts o; intent_score top[3]; size_t n_top, n_over;
+ *   intent_dataset_new(&ds);
+ *   if (intent_dataset_read_file(ds, "train.tsv", INTENT_FORMAT_AUTO))
+ *       fprintf(stderr, "%s\n", intent_dataset_errmsg(ds));
+ *   intent_train_opts_init(&o);
+ *   if (intent_train(ds, NULL, &o, &m, &err)) fprintf(stderr, "%s\n", err.message);
+ *   intent_model_save(m, "model.intent", &err);
+ *   intent_ctx_new(m, &ctx);
+ *   intent_predict(m, ctx, "open my files", 13, -1.0f, top, 3, &n_top, &n_over);
+ *   for (size_t i = 0; i < n_over; i++)        // labels at or over the threshold
+ *       printf("%s %.3f\n", intent_model_label(m, top[i].label), top[i].confidence);
+ *   intent_ctx_free(ctx); intent_model_free(m); intent_dataset_free(ds);
+ *
+ * ERRORS
+ *   Every fallible function returns an int status (enum intent_status; 0 is success, the
+ *   list only grows). Functions that make a handle, or that work on a handle shared between
+ *   threads (a model), take an optional `intent_error *` and write a message there that
+ *   names what was wrong and where (file and line, file offset, field). Handles used by one
+ *   thread at a time (datasets) keep their last message: intent_dataset_errmsg().
+ *   The library never exits, aborts or prints; bad input from a file, a socket or a caller
+ *   gives an error status, never a crash.
+ *
+ * OWNERSHIP
+ *   Handles come back through out-parameters and are freed with their *_free function;
+ *   *_free(NULL) does nothing. Pointers passed in are borrowed for the duration of the call
+ *   unless a function says otherwise. Strings returned by accessors live as long as the
+ *   handle they came from.
+ *
+ * THREADS
+ *   A model is immutable once made: any number of threads may predict on one model at the
+ *   same time, each with its own intent_ctx (scratch memory, one per thread). Datasets and
+ *   contexts are used by one thread at a time. intent_set_allocator() must be called, if at
+ *   all, before any other function.
+ *
+ * LIMITS
+ *   Texts: any length; the first INTENT_MAX_TOKENS words and the first INTENT_MAX_FEATURES
+ *   distinct n-grams are used; a word longer than INTENT_MAX_WORD code points is cut there. Labels: at most INTENT_MAX_LABELS per model,
+ *   names of 1..INTENT_MAX_LABEL_LEN bytes of UTF-8 with no whitespace or commas.
+ *   Hidden layers: at most INTENT_MAX_HIDDEN, each 1..INTENT_MAX_WIDTH wide.
+ */
+#ifndef INTENT_H
+#define INTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(INTENT_STATIC_BUILD)
+#define INTENT_API __attribute__((visibility("default")))
+#else
+#define INTENT_API
+#endif
+
+#define INTENT_VERSION_MAJOR 0
+#define INTENT_VERSION_MINOR 1
+#define INTENT_VERSION_PATCH 0
+#define INTENT_VERSION_STRING "0.1.0"
+
+#define INTENT_MAX_TOKENS 256       /* words of a text that are looked at */
+#define INTENT_MAX_FEATURES 4096    /* distinct n-grams of a text that are used */
+#define INTENT_MAX_WORD 64          /* code points of a word used for char n-grams */
+#define INTENT_MAX_LABELS 65535     /* labels of a model */
+#define INTENT_MAX_LABEL_LEN 128    /* bytes of a label name */
+#define INTENT_MAX_HIDDEN 8         /* hidden layers */
+#define INTENT_MAX_WIDTH 65536      /* units in a hidden layer */
+#define INTENT_MAX_NETS 16          /* networks in an ensemble */
+
+/* Status codes. 0 is success; new codes are only ever added at the end. */
+enum intent_status {
+    INTENT_OK = 0,
+    INTENT_ERR_ARG = 1,       /* a bad argument from the caller */
+    INTENT_ERR_NOMEM = 2,     /* an allocation failed */
+    INTENT_ERR_IO = 3,        /* a file could not be opened, read or written */
+    INTENT_ERR_PARSE = 4,     /* malformed training or test data */
+    INTENT_ERR_FORMAT = 5,    /* malformed, truncated or foreign model file */
+    INTENT_ERR_VERSION = 6,   /* model file of a newer major version */
+    INTENT_ERR_CHECKSUM = 7,  /* model file damaged: CRC mismatch */
+    INTENT_ERR_LIMIT = 8,     /* a documented limit was exceeded */
+    INTENT_ERR_EMPTY = 9,     /* nothing to learn from (no examples, no labels) */
+    INTENT_ERR_CANCELLED = 10 /* stopped by a callback or a shutdown */
+};
+
+/* A short English description of a status code; never NULL. */
+INTENT_API const char *intent_status_str(int status);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+INTENT_API const char *intent_version(void);
+
+/* Details of a failure, filled by functions that take one (may be passed as NULL).
+ * status repeats the return code; message is NUL-terminated English naming the cause. */
+typedef struct intent_error {
+    int status;
+    char message[512];
+} intent_error;
+
+/* ------------------------------------------------------------------------------------ */
+/* Allocation hook                                                                       */
+
+/* All memory the library takes goes through these three functions. realloc(NULL, n) must
+ * act as malloc; free(NULL) must be harmless. user is passed back unchanged. */
+typedef struct intent_allocator {
+    void *(*malloc_fn)(size_t size, void *user);
+    void *(*realloc_fn)(void *ptr, size_t size, void *user);
+    void (*free_fn)(void *ptr, void *user);
+    void *user;
+} intent_allocator;
+
+/* Replaces the allocator (NULL restores libc's). Process-wide: call it before anything
+ * else, from one thread, and never while handles made with the old one are alive. */
+INTENT_API void intent_set_allocator(const intent_allocator *a);
+
+/* ------------------------------------------------------------------------------------ */
+/* Datasets: labelled examples                                                           */
+
+typedef struct intent_dataset intent_dataset;
+
+/* File formats of labelled examples, one example a line, UTF-8:
+ *   TSV       "labels<TAB>text", labels joined by ','            (.tsv)
+ *   FASTTEXT  "__label__a __label__b text"                       (.ft, .fasttext)
+ *   JSONL     {"text": "...", "labels": ["a", "b"]}              (.jsonl, .json)
+ * AUTO picks by the file's extension, else by its first non-blank line. */
+enum intent_format {
+    INTENT_FORMAT_AUTO = 0,
+    INTENT_FORMAT_TSV = 1,
+    INTENT_FORMAT_FASTTEXT = 2,
+    INTENT_FORMAT_JSONL = 3
+};
+
+INTENT_API int intent_dataset_new(intent_dataset **out);
+INTENT_API void intent_dataset_free(intent_dataset *ds);
+
+/* Appends one example. text: UTF-8, len bytes, not empty. labels: n_labels names (at least
+ * one), each valid per LIMITS; repeated names count once. Copies everything. */
+INTENT_API int intent_dataset_add(intent_dataset *ds, const char *text, size_t len,
+                                  const char *const *labels, size_t n_labels);
+
+/* Appends every example of a file (streamed: any size, any line length up to 16 MiB).
+ * Blank lines are skipped. On a malformed line nothing of the file is kept and
+ * intent_dataset_errmsg() says "FILE:LINE: what is wrong". Returns INTENT_ERR_PARSE,
+ * INTENT_ERR_IO or INTENT_ERR_NOMEM on failure. */
+INTENT_API int intent_dataset_read_file(intent_dataset *ds, const char *path, int format);
+
+/* As intent_dataset_read_file, from memory; name is used in messages. AUTO looks at
+ * the content only (and at name's extension, if name has one). */
+INTENT_API int intent_dataset_read_mem(intent_dataset *ds, const char *name, const char *data,
+                                       size_t len, int format);
+
+INTENT_API size_t intent_dataset_size(const intent_dataset *ds);
+INTENT_API size_t intent_dataset_n_labels(const intent_dataset *ds);
+/* Name of label i (0 <= i < n_labels), in order of first appearance; NULL if out of range. */
+INTENT_API const char *intent_dataset_label(const intent_dataset *ds, size_t i);
+/* Example i: its text (NUL-terminated, *len bytes) and its label ids (sorted, *n_labels of
+ * them). Returns NULL if i is out of range. Pointers live until the dataset changes. */
+INTENT_API const char *intent_dataset_example(const intent_dataset *ds, size_t i, size_t *len,
+                                              const uint32_t **label_ids, size_t *n_labels);
+/* The last error message of the dataset, "" if none. */
+INTENT_API const char *intent_dataset_errmsg(const intent_dataset *ds);
+
+/* ------------------------------------------------------------------------------------ */
+/* Training                                                                              */
+
+typedef struct intent_model intent_model;
+
+/* What one training epoch did, passed to the progress callback. */
+typedef struct intent_epoch_report {
+    uint32_t epoch;        /* 1-based */
+    uint32_t net;          /* which network of an ensemble, 0-based */
+    double train_loss;     /* mean binary cross-entropy over the epoch's examples */
+    double dev_loss;       /* on the dev set (given or held out) */
+    double dev_score;      /* exact label-set accuracy on the dev set, 0..1 */
+    double elapsed_s;      /* since training started */
+    int best;              /* 1 if this epoch is the best so far (kept) */
+    /* where the time went so far, seconds (they add up to about elapsed_s) */
+    double t_features_s;   /* normalizing, hashing, tf-idf of train and dev texts */
+    double t_backprop_s;   /* forward + backward passes over training examples */
+    double t_update_s;     /* gradient sums and Adam updates */
+    double t_eval_s;       /* scoring the dev set after each epoch */
+} intent_epoch_report;
+
+/* Return non-zero to stop training (intent_train then returns INTENT_ERR_CANCELLED). */
+typedef int (*intent_progress_fn)(const intent_epoch_report *r, void *user);
+
+/* Training settings. Always start from intent_train_opts_init(), then change fields. */
+typedef struct intent_train_opts {
+    /* network */
+    uint32_t hidden[INTENT_MAX_HIDDEN]; /* hidden layer widths; default 256,128,64 */
+    uint32_t n_hidden;                  /* 0..INTENT_MAX_HIDDEN */
+    uint32_t n_nets;                    /* networks averaged (ensemble), default 1 */
+    /* optimizer */
+    uint32_t epochs;        /* at most this many passes (default 50) */
+    uint32_t patience;      /* stop after this many epochs without dev gain (default 5) */
+    float lr;               /* Adam learning rate (default 0.001) */
+    uint32_t batch;         /* examples per step (default 32) */
+    float dropout;          /* on hidden activations in training (default 0.3) */
+    float dev_fraction;     /* held out of train when no dev set is given (default 0.1) */
+    uint64_t seed;          /* everything random derives from it (default 1) */
+    uint32_t threads;       /* worker threads; 0 = all cores (default 0) */
+    /* featurizer */
+    uint32_t buckets;       /* hash buckets of the sparse input (default 32768) */
+    uint32_t word_ngrams;   /* word n-grams 1..word_ngrams (default 2) */
+    uint32_t char_min;      /* char n-grams within words, char_min..char_max code points */
+    uint32_t char_max;      /* (default 2..5; 0,0 turns them off) */
+    int sublinear_tf;       /* 1 + log(tf) instead of tf (default 1) */
+    int strip_accents;      /* fold "café" to "cafe" (default 1) */
+    /* decoding */
+    const char *none_label; /* examples with this label train as "no label"; NULL: none */
+    float threshold;        /* stored decision threshold (default 0.5) */
+    int tune_threshold;     /* pick the threshold on the dev set (default 1) */
+    /* reporting */
+    intent_progress_fn progress; /* called after each epoch; may be NULL */
+    void *progress_user;
+} intent_train_opts;
+
+INTENT_API void intent_train_opts_init(intent_train_opts *o);
+
+/* Learns a model from train. dev (may be NULL) is used for early stopping and threshold
+ * tuning; without it a seeded dev_fraction of train is held out. Same data, same options
+ * and same thread count give a byte-identical model file. Returns INTENT_ERR_ARG for bad
+ * options, INTENT_ERR_EMPTY when there is nothing to learn, INTENT_ERR_NOMEM,
+ * INTENT_ERR_CANCELLED. */
+INTENT_API int intent_train(const intent_dataset *train, const intent_dataset *dev,
+                            const intent_train_opts *o, intent_model **out, intent_error *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Models: load, save, describe                                                          */
+
+/* Loads a model file, with mmap where possible. A truncated, damaged, foreign or newer
+ * file gives INTENT_ERR_FORMAT, INTENT_ERR_CHECKSUM or INTENT_ERR_VERSION and a message
+ * naming the file and what is wrong, never a crash. */
+INTENT_API int intent_model_load(const char *path, intent_model **out, intent_error *err);
+
+/* Loads a model from a buffer of len bytes; the buffer is copied. */
+INTENT_API int intent_model_load_mem(const void *data, size_t len, intent_model **out,
+                                     intent_error *err);
+
+/* Writes the model atomically: to a temporary file in the same folder, fsynced, then
+ * renamed over path. On failure path is untouched. */
+INTENT_API int intent_model_save(const intent_model *m, const char *path, intent_error *err);
+
+/* The model file's bytes (what save writes): *data points into the model, *len bytes. */
+INTENT_API int intent_model_bytes(const intent_model *m, const void **data, size_t *len);
+
+INTENT_API void intent_model_free(intent_model *m);
+
+INTENT_API size_t intent_model_n_labels(const intent_model *m);
+/* Name of label i; NULL if out of range. */
+INTENT_API const char *intent_model_label(const intent_model *m, size_t i);
+/* Id of the label called name, or -1. */
+INTENT_API long intent_model_label_id(const intent_model *m, const char *name);
+/* The none label the model was trained with, or NULL. */
+INTENT_API const char *intent_model_none_label(const intent_model *m);
+/* The stored decision threshold. */
+INTENT_API float intent_model_threshold(const intent_model *m);
+
+/* Writes a readable description of the model file (header, metadata, tensors) into buf
+ * (cap bytes, always NUL-terminated when cap > 0). Returns the length it needed. */
+INTENT_API size_t intent_model_describe(const intent_model *m, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------------------------ */
+/* Prediction                                                                            */
+
+/* Per-thread scratch memory for prediction. Make one per thread; it serves any model.
+ * It is sized for m at creation so predictions allocate nothing; a later model with
+ * larger layers makes it grow once. */
+typedef struct intent_ctx intent_ctx;
+INTENT_API int intent_ctx_new(const intent_model *m, intent_ctx **out);
+INTENT_API void intent_ctx_free(intent_ctx *ctx);
+
+typedef struct intent_score {
+    uint32_t label;    /* label id, see intent_model_label() */
+    float confidence;  /* 0..1, independent per label (multi-label sigmoid) */
+} intent_score;
+
+/* Predicts text (UTF-8, len bytes; invalid bytes are read as separators).
+ * top: caller array of cap entries, filled with the min(cap, n_labels) most confident
+ *      labels, highest first; *n_top says how many.
+ * *n_over: how many labels (of all, not only those in top) have confidence >= threshold;
+ *      0 means out of scope. The labels that apply are top[0 .. min(n_over, n_top)).
+ * threshold < 0 uses the model's stored threshold.
+ * Allocates nothing once ctx is sized for m. Thread-safe on a shared model. */
+INTENT_API int intent_predict(const intent_model *m, intent_ctx *ctx, const char *text,
+                              size_t len, float threshold, intent_score *top, size_t cap,
+                              size_t *n_top, size_t *n_over);
+
+/* Confidences of every label for n texts: conf is [n][n_labels], row-major.
+ * texts[i] has lens[i] bytes. Allocates nothing once ctx is sized for m. */
+INTENT_API int intent_predict_batch(const intent_model *m, intent_ctx *ctx,
+                                    const char *const *texts, const size_t *lens, size_t n,
+                                    float *conf);
+
+/* Picks labels from one row of confidences, as intent_predict does. */
+INTENT_API int intent_decode(const intent_model *m, const float *conf, float threshold,
+                             intent_score *top, size_t cap, size_t *n_top, size_t *n_over);
+
+/* ------------------------------------------------------------------------------------ */
+/* Evaluation                                                                            */
+
+typedef struct intent_label_eval {
+    uint32_t support;       /* gold examples carrying the label */
+    uint32_t tp, fp, fn;
+    double precision, recall, f1;
+} intent_label_eval;
+
+typedef struct intent_eval {
+    size_t n_examples;
+    double exact;          /* predicted label set == gold label set */
+    double top1;           /* most confident label is one of the gold labels (in-scope
+                              examples only when the model has a none label) */
+    double micro_f1, macro_f1;
+    double ece;            /* expected calibration error, 15 equal-width bins, of the top
+                              label's confidence against whether it is a gold label */
+    /* with a none label (gold examples carrying it are out of scope): */
+    int has_none;
+    size_t n_in_scope, n_out_of_scope;
+    double in_scope_acc;   /* top label right and at or over the threshold */
+    double oos_recall;     /* out-of-scope examples given no label */
+    double oos_auroc;      /* max confidence separating in-scope from out-of-scope */
+    float threshold;       /* the threshold used */
+    size_t n_unknown;      /* gold labels the model does not know (counted as misses) */
+    size_t n_labels;       /* the model's labels: per_label has this many entries */
+    intent_label_eval *per_label; /* owned; free with intent_eval_free */
+} intent_eval;
+
+/* Scores m on ds. threshold < 0 uses the model's. threads 0 = all cores. */
+INTENT_API int intent_evaluate(const intent_model *m, const intent_dataset *ds, float threshold,
+                               uint32_t threads, intent_eval *out, intent_error *err);
+INTENT_API void intent_eval_free(intent_eval *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* INTENT_H */

@@ -1,0 +1,29 @@
+/*
+ * kern.c - picks the kernel set once per process.
+ */
+#include "intent_impl.h"
+
+#include <stdlib.h>
+
+static const intenti_kern *pick(void) {
+    const char *force = getenv("INTENT_FORCE_SCALAR");
+    if (force && *force && !(force[0] == '0' && force[1] == '\0'))
+        return &intenti_kern_ref;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && intenti_kern_avx2())
+        return intenti_kern_avx2();
+#endif
+    return &intenti_kern_ref;
+}
+
+/* The choice is cached in an atomic pointer: racing first calls compute the same value. */
+const intenti_kern *intenti_kern_get(void) {
+    static const intenti_kern *chosen;
+    const intenti_kern *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+    if (!k) {
+        k = pick();
+        __atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
+    }
+    return k;
+}

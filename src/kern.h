@@ -1,0 +1,36 @@
+/*
+ * kern.h - the kernel table: the few loops that dominate inference and training.
+ *
+ * kern_ref.c is the specification (plain C, no tricks); kern_avx2.c (and later others)
+ * must agree with it to float rounding, which tests/test_kern.c checks over random
+ * sizes, odd tails and unaligned pointers. The set is chosen once per process by
+ * intenti_kern_get(): the best the CPU supports, or the reference when the environment
+ * variable INTENT_FORCE_SCALAR is set to anything but "0".
+ */
+#ifndef INTENT_KERN_H
+#define INTENT_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct intenti_kern {
+    const char *name;
+    /* y[0..n) += a * x[0..n) */
+    void (*axpy)(float *y, const float *x, float a, size_t n);
+    /* y[0..n) += a * (float)q[0..n) */
+    void (*axpy_i8)(float *y, const int8_t *q, float a, size_t n);
+    /* sum of a[i] * b[i] */
+    float (*dot)(const float *a, const float *b, size_t n);
+    /* x[i] = max(x[i], 0) */
+    void (*relu)(float *x, size_t n);
+    /* Adam on n parameters: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+     * w -= lr_t * m / (sqrt(v) + eps) */
+    void (*adam)(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
+                 float b2, float eps);
+} intenti_kern;
+INTENTI_HIDDEN extern const intenti_kern intenti_kern_ref;
+INTENTI_HIDDEN const intenti_kern *intenti_kern_avx2(void); /* NULL if not built */
+/* The kernel set chosen once for this CPU (INTENT_FORCE_SCALAR=1 picks the reference). */
+INTENTI_HIDDEN const intenti_kern *intenti_kern_get(void);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * kern_ref.c - scalar reference kernels: the specification every SIMD set is tested against.
+ */
+#include "intent_impl.h"
+
+#include <math.h>
+
+static void axpy(float *y, const float *x, float a, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+static void axpy_i8(float *y, const int8_t *q, float a, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * (float)q[i];
+}
+
+static float dot(const float *a, const float *b, size_t n) {
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void relu(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
+                 float eps) {
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        w[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
+const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, adam};

@@ -1,0 +1,192 @@
+/*
+ * mlp.c - network parameters, the training forward/backward pass of one example, Adam.
+ * The inference forward pass is intenti_net_forward (model.c), shared with served models
+ * so that what training measures on dev is exactly what a saved model answers.
+ */
+#include "mlp.h"
+
+#include <math.h>
+#include <string.h>
+
+size_t intenti_mlp_wsize(const intenti_mlp *m, uint32_t l) {
+    return (size_t)m->size[l] * m->size[l + 1];
+}
+
+int intenti_mlp_new(intenti_mlp *m, const uint32_t *size, uint32_t n_layers) {
+    memset(m, 0, sizeof *m);
+    m->n_layers = n_layers;
+    memcpy(m->size, size, (n_layers + 1) * sizeof *size);
+    for (uint32_t l = 0; l < n_layers; l++) {
+        size_t bytes;
+        if (!intenti_mul(intenti_mlp_wsize(m, l), sizeof(float), &bytes))
+            goto fail;
+        m->w[l] = intenti_aalloc(bytes);
+        m->b[l] = intenti_aalloc(size[l + 1] * sizeof(float));
+        if (!m->w[l] || !m->b[l])
+            goto fail;
+        memset(m->w[l], 0, bytes);
+        memset(m->b[l], 0, size[l + 1] * sizeof(float));
+    }
+    return INTENT_OK;
+fail:
+    intenti_mlp_free(m);
+    return INTENT_ERR_NOMEM;
+}
+
+void intenti_mlp_free(intenti_mlp *m) {
+    for (uint32_t l = 0; l < INTENTI_MAX_LAYERS; l++) {
+        intenti_afree(m->w[l]);
+        intenti_afree(m->b[l]);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+void intenti_mlp_init(intenti_mlp *m, intenti_rng *rng, const float *label_freq) {
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        bool last = l + 1 == m->n_layers;
+        /* layer 0's input is an L2-normalized sparse vector, so its fan-in is taken as
+         * its width; hidden layers feed ReLUs (He), the output a sigmoid (Glorot) */
+        float fan_in = l == 0 ? (float)m->size[1] : (float)m->size[l];
+        float a = last ? sqrtf(6.0f / (fan_in + (float)m->size[l + 1])) : sqrtf(6.0f / fan_in);
+        size_t n = intenti_mlp_wsize(m, l);
+        for (size_t i = 0; i < n; i++)
+            m->w[l][i] = (2.0f * intenti_rng_unit(rng) - 1.0f) * a;
+    }
+    uint32_t L = m->n_layers - 1;
+    for (uint32_t k = 0; k < m->size[m->n_layers]; k++) {
+        float f = label_freq[k] < 1e-4f ? 1e-4f : label_freq[k] > 0.5f ? 0.5f : label_freq[k];
+        m->b[L][k] = logf(f / (1.0f - f));
+    }
+}
+
+void intenti_mlp_copy(intenti_mlp *dst, const intenti_mlp *src) {
+    for (uint32_t l = 0; l < src->n_layers; l++) {
+        memcpy(dst->w[l], src->w[l], intenti_mlp_wsize(src, l) * sizeof(float));
+        memcpy(dst->b[l], src->b[l], src->size[l + 1] * sizeof(float));
+    }
+}
+
+void intenti_mlp_view(const intenti_mlp *m, intenti_net *net) {
+    memset(net, 0, sizeof *net);
+    net->n_layers = m->n_layers;
+    for (uint32_t l = 0; l < m->n_layers; l++)
+        net->layers[l] = (intenti_layer){m->size[l], m->size[l + 1], INTENTI_DT_F32, m->w[l], NULL, NULL, m->b[l]};
+}
+
+static uint32_t max_width(const intenti_mlp *m) {
+    uint32_t w = 0;
+    for (uint32_t l = 1; l <= m->n_layers; l++)
+        w = m->size[l] > w ? m->size[l] : w;
+    return w;
+}
+
+int intenti_mlp_ws_new(intenti_mlp_ws *ws, const intenti_mlp *m) {
+    memset(ws, 0, sizeof *ws);
+    size_t wmax = max_width(m) * sizeof(float);
+    bool ok = (ws->d0 = intenti_aalloc(wmax)) && (ws->d1 = intenti_aalloc(wmax));
+    for (uint32_t l = 0; ok && l < m->n_layers; l++) {
+        size_t n = m->size[l + 1] * sizeof(float);
+        ok = (ws->z[l] = intenti_aalloc(n)) && (ws->a[l] = intenti_aalloc(n)) &&
+             (ws->mask[l] = intenti_aalloc(n)) && (ws->gb[l] = intenti_aalloc(n));
+        if (ok && l > 0)
+            ok = (ws->gw[l] = intenti_aalloc(intenti_mlp_wsize(m, l) * sizeof(float))) != NULL;
+    }
+    if (!ok) {
+        intenti_mlp_ws_free(ws, m);
+        return INTENT_ERR_NOMEM;
+    }
+    intenti_mlp_ws_zero(ws, m);
+    return INTENT_OK;
+}
+
+void intenti_mlp_ws_free(intenti_mlp_ws *ws, const intenti_mlp *m) {
+    (void)m;
+    for (uint32_t l = 0; l < INTENTI_MAX_LAYERS; l++) {
+        intenti_afree(ws->z[l]);
+        intenti_afree(ws->a[l]);
+        intenti_afree(ws->mask[l]);
+        intenti_afree(ws->gw[l]);
+        intenti_afree(ws->gb[l]);
+    }
+    intenti_afree(ws->d0);
+    intenti_afree(ws->d1);
+    memset(ws, 0, sizeof *ws);
+}
+
+void intenti_mlp_ws_zero(intenti_mlp_ws *ws, const intenti_mlp *m) {
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        memset(ws->gb[l], 0, m->size[l + 1] * sizeof(float));
+        if (l > 0)
+            memset(ws->gw[l], 0, intenti_mlp_wsize(m, l) * sizeof(float));
+    }
+    ws->loss = 0.0;
+}
+
+/* ReLU then inverted dropout on a hidden layer; the mask is kept for backward. */
+static void activate(float *z, float *a, float *mask, uint32_t n, float p, intenti_rng *rng) {
+    float keep = 1.0f / (1.0f - p);
+    for (uint32_t i = 0; i < n; i++) {
+        mask[i] = (p > 0.0f && intenti_rng_unit(rng) < p) ? 0.0f : keep;
+        a[i] = z[i] > 0.0f ? z[i] * mask[i] : 0.0f;
+    }
+}
+
+static void forward(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern *k, const uint32_t *ids,
+                    const float *vals, uint32_t n, float p, intenti_rng *rng) {
+    uint32_t h = m->size[1];
+    memcpy(ws->z[0], m->b[0], h * sizeof(float));
+    for (uint32_t j = 0; j < n; j++)
+        k->axpy(ws->z[0], m->w[0] + (size_t)ids[j] * h, vals[j], h);
+    for (uint32_t l = 1; l < m->n_layers; l++) {
+        uint32_t n_in = m->size[l], n_out = m->size[l + 1];
+        activate(ws->z[l - 1], ws->a[l - 1], ws->mask[l - 1], n_in, p, rng);
+        memcpy(ws->z[l], m->b[l], n_out * sizeof(float));
+        for (uint32_t i = 0; i < n_in; i++)
+            if (ws->a[l - 1][i] != 0.0f)
+                k->axpy(ws->z[l], m->w[l] + (size_t)i * n_out, ws->a[l - 1][i], n_out);
+    }
+}
+
+/* Output delta scale * (sigmoid(z) - y) and the example's BCE, computed stably. */
+static double output_delta(const float *z, uint32_t n_out, const uint32_t *lab, uint32_t n_lab,
+                           float scale, float *d) {
+    double loss = 0.0;
+    for (uint32_t i = 0; i < n_out; i++) {
+        float zi = z[i];
+        d[i] = scale / (1.0f + expf(-zi));
+        loss += (zi > 0.0f ? zi : 0.0f) + log1pf(expf(-fabsf(zi)));
+    }
+    for (uint32_t j = 0; j < n_lab; j++) {
+        d[lab[j]] -= scale;
+        loss -= z[lab[j]];
+    }
+    return loss;
+}
+
+void intenti_mlp_example(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern *k,
+                         const uint32_t *ids, const float *vals, uint32_t n, const uint32_t *lab,
+                         uint32_t n_lab, float p, intenti_rng *rng, float scale, float *delta0) {
+    forward(m, ws, k, ids, vals, n, p, rng);
+    uint32_t L = m->n_layers;
+    float *d = ws->d0, *dprev = ws->d1;
+    ws->loss += output_delta(ws->z[L - 1], m->size[L], lab, n_lab, scale, d);
+    for (uint32_t l = L - 1; l >= 1; l--) {
+        uint32_t n_in = m->size[l], n_out = m->size[l + 1];
+        const float *a = ws->a[l - 1];
+        k->axpy(ws->gb[l], d, 1.0f, n_out);
+        for (uint32_t i = 0; i < n_in; i++) {
+            if (a[i] == 0.0f) { /* ReLU off or dropped: no gradient flows through unit i */
+                dprev[i] = 0.0f;
+                continue;
+            }
+            const float *row = m->w[l] + (size_t)i * n_out;
+            k->axpy(ws->gw[l] + (size_t)i * n_out, d, a[i], n_out);
+            dprev[i] = k->dot(row, d, n_out) * ws->mask[l - 1][i];
+        }
+        float *t = d;
+        d = dprev;
+        dprev = t;
+    }
+    k->axpy(ws->gb[0], d, 1.0f, m->size[1]);
+    memcpy(delta0, d, m->size[1] * sizeof(float));
+}

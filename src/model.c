@@ -1,0 +1,296 @@
+/*
+ * model.c - a model made from a validated file image: its featurizer, labels and
+ * networks, and the forward pass that serves predictions.
+ *
+ * DESIGN: the model never copies weights. Layers point into the image (a 64-byte aligned
+ * heap block or a read-only mmap of the file), so loading costs one CRC pass plus
+ * parsing a few hundred bytes of metadata. Everything here is read-only after load, so
+ * any number of threads may run intenti_model_forward at once on their own scratch.
+ */
+#include "intent_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static int need_u32(const intenti_fview *v, const char *key, uint32_t *out, const char *name,
+                    intent_error *err) {
+    const intenti_kv *kv = intenti_fview_kv(v, key, INTENTI_KV_U32);
+    if (!kv)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: metadata \"%s\" (u32) is missing", name, key);
+    *out = intenti_ld32(kv->val);
+    return INTENT_OK;
+}
+
+static int read_featspec(intent_model *m, const char *name, intent_error *err) {
+    const intenti_fview *v = &m->view;
+    const intenti_kv *hash = intenti_fview_kv(v, "feat.hash", INTENTI_KV_STR);
+    if (!hash || hash->count != 3 || memcmp(hash->val, "ih1", 3) != 0)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: metadata \"feat.hash\" is missing or not \"ih1\"", name);
+    intenti_featspec *fs = &m->fs;
+    int rc = need_u32(v, "feat.seed", &fs->seed, name, err);
+    if (!rc) rc = need_u32(v, "feat.buckets", &fs->buckets, name, err);
+    if (!rc) rc = need_u32(v, "feat.word_ngrams", &fs->word_ngrams, name, err);
+    if (!rc) rc = need_u32(v, "feat.char_min", &fs->char_min, name, err);
+    if (!rc) rc = need_u32(v, "feat.char_max", &fs->char_max, name, err);
+    if (!rc) rc = need_u32(v, "feat.flags", &fs->flags, name, err);
+    if (rc)
+        return rc;
+    const char *why = intenti_featspec_problem(fs);
+    if (why)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: featurizer settings: %s", name, why);
+    const intenti_tensor *idf = intenti_fview_tensor(v, "idf");
+    if (!idf || idf->dtype != INTENTI_DT_F32 || idf->n_dims != 1 || idf->dims[0] != fs->buckets)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: tensor \"idf\" is missing or not f32[%u]", name, fs->buckets);
+    m->idf = (const float *)idf->data;
+    return INTENT_OK;
+}
+
+/* Copies label names out of the STRS entry (which is not NUL-terminated), checking each. */
+static int read_labels(intent_model *m, const char *name, intent_error *err) {
+    const intenti_kv *kv = intenti_fview_kv(&m->view, "labels", INTENTI_KV_STRS);
+    if (!kv || kv->count == 0 || kv->count > INTENT_MAX_LABELS)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: metadata \"labels\" is missing or has no labels", name);
+    m->n_labels = kv->count;
+    m->labels = intenti_calloc(kv->count, sizeof *m->labels);
+    m->label_mem = intenti_malloc(kv->val_len); /* names + NULs fit in the entry's bytes */
+    if (!m->labels || !m->label_mem)
+        return intenti_err(err, INTENT_ERR_NOMEM, "%s: out of memory", name);
+    size_t pos = 4, out = 0;
+    for (uint32_t i = 0; i < kv->count; i++) {
+        uint32_t sl = intenti_ld32(kv->val + pos);
+        const char *s = (const char *)kv->val + pos + 4;
+        const char *why = intenti_label_problem(s, sl);
+        if (why)
+            return intenti_err(err, INTENT_ERR_FORMAT, "%s: label %u: %s", name, i, why);
+        memcpy(m->label_mem + out, s, sl);
+        m->label_mem[out + sl] = '\0';
+        m->labels[i] = m->label_mem + out;
+        out += sl + 1;
+        pos += 4 + sl;
+    }
+    /* duplicates: labels are few (<= 65535) and this runs once per load; sort-free check */
+    for (uint32_t i = 1; i < m->n_labels && m->n_labels <= 4096; i++)
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(m->labels[i], m->labels[j]) == 0)
+                return intenti_err(err, INTENT_ERR_FORMAT, "%s: label \"%s\" appears twice", name, m->labels[i]);
+    const intenti_kv *none = intenti_fview_kv(&m->view, "none_label", INTENTI_KV_STR);
+    if (none) {
+        if (intenti_label_problem((const char *)none->val, none->count))
+            return intenti_err(err, INTENT_ERR_FORMAT, "%s: metadata \"none_label\" is not a valid label", name);
+        m->none_label = intenti_strndup((const char *)none->val, none->count);
+        if (!m->none_label)
+            return intenti_err(err, INTENT_ERR_NOMEM, "%s: out of memory", name);
+    }
+    return INTENT_OK;
+}
+
+static const intenti_tensor *want(const intent_model *m, const char *tname, int dtype, uint32_t rows,
+                                  uint32_t cols) {
+    const intenti_tensor *t = intenti_fview_tensor(&m->view, tname);
+    if (!t || t->dtype != dtype || t->dims[0] != rows || t->n_dims != (cols ? 2u : 1u) ||
+        (cols && t->dims[1] != cols))
+        return NULL;
+    return t;
+}
+
+static int read_layer(intent_model *m, uint32_t k, uint32_t l, uint32_t n_in, uint32_t n_out,
+                      const char *name, intent_error *err) {
+    intenti_layer *L = &m->nets[k].layers[l];
+    char tn[64];
+    L->n_in = n_in;
+    L->n_out = n_out;
+    snprintf(tn, sizeof tn, "net%u.l%u.w", k, l);
+    const intenti_tensor *w = intenti_fview_tensor(&m->view, tn);
+    if (w && w->dtype == INTENTI_DT_F32 && want(m, tn, INTENTI_DT_F32, n_in, n_out)) {
+        L->dtype = INTENTI_DT_F32;
+        L->w = (const float *)w->data;
+    } else if (w && w->dtype == INTENTI_DT_I8 && want(m, tn, INTENTI_DT_I8, n_in, n_out)) {
+        char sn[64];
+        snprintf(sn, sizeof sn, "net%u.l%u.s", k, l);
+        const intenti_tensor *s = want(m, sn, INTENTI_DT_F32, n_in, 0);
+        if (!s)
+            return intenti_err(err, INTENT_ERR_FORMAT, "%s: tensor \"%s\" is missing or not f32[%u]", name, sn, n_in);
+        L->dtype = INTENTI_DT_I8;
+        L->q = (const int8_t *)w->data;
+        L->qs = (const float *)s->data;
+    } else {
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: tensor \"%s\" is missing or not [%u][%u]", name, tn, n_in, n_out);
+    }
+    snprintf(tn, sizeof tn, "net%u.l%u.b", k, l);
+    const intenti_tensor *b = want(m, tn, INTENTI_DT_F32, n_out, 0);
+    if (!b)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: tensor \"%s\" is missing or not f32[%u]", name, tn, n_out);
+    L->b = (const float *)b->data;
+    return INTENT_OK;
+}
+
+static int read_nets(intent_model *m, const char *name, intent_error *err) {
+    uint32_t n_nets;
+    int rc = need_u32(&m->view, "net.count", &n_nets, name, err);
+    if (rc)
+        return rc;
+    const intenti_kv *kv = intenti_fview_kv(&m->view, "net.layers", INTENTI_KV_U32S);
+    if (n_nets < 1 || n_nets > INTENT_MAX_NETS)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: net.count %u is not 1..%d", name, n_nets, INTENT_MAX_NETS);
+    if (!kv || kv->count < 2 || kv->count > INTENT_MAX_HIDDEN + 2)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: metadata \"net.layers\" is missing or has a bad length", name);
+    uint32_t widths[INTENT_MAX_HIDDEN + 2];
+    for (uint32_t i = 0; i < kv->count; i++) {
+        widths[i] = intenti_ld32(kv->val + 4 + 4 * i);
+        if (i > 0 && (widths[i] < 1 || widths[i] > INTENT_MAX_WIDTH))
+            return intenti_err(err, INTENT_ERR_FORMAT, "%s: net.layers[%u] = %u is not 1..%d", name, i, widths[i], INTENT_MAX_WIDTH);
+    }
+    if (widths[0] != m->fs.buckets || widths[kv->count - 1] != m->n_labels)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: net.layers must run from %u buckets to %u labels", name,
+                           m->fs.buckets, m->n_labels);
+    m->n_nets = n_nets;
+    m->max_width = m->n_labels;
+    for (uint32_t k = 0; k < n_nets; k++) {
+        m->nets[k].n_layers = kv->count - 1;
+        for (uint32_t l = 0; l + 1 < kv->count; l++) {
+            rc = read_layer(m, k, l, widths[l], widths[l + 1], name, err);
+            if (rc)
+                return rc;
+            if (widths[l + 1] > m->max_width)
+                m->max_width = widths[l + 1];
+        }
+    }
+    return INTENT_OK;
+}
+
+static int read_decode(intent_model *m, const char *name, intent_error *err) {
+    const intenti_kv *t = intenti_fview_kv(&m->view, "decode.threshold", INTENTI_KV_F32);
+    const intenti_kv *T = intenti_fview_kv(&m->view, "decode.temperature", INTENTI_KV_F32);
+    m->threshold = t ? intenti_ldf32(t->val) : 0.5f;
+    m->temperature = T ? intenti_ldf32(T->val) : 1.0f;
+    if (!(m->threshold >= 0.0f && m->threshold <= 1.0f))
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.threshold is not in [0, 1]", name);
+    if (!(m->temperature > 0.0f && m->temperature < 1e6f))
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.temperature is not positive", name);
+    return INTENT_OK;
+}
+
+int intenti_model_from_image(uint8_t *image, size_t len, bool mapped, const char *name,
+                             intent_model **out, intent_error *err) {
+    *out = NULL;
+    intent_model *m = intenti_calloc(1, sizeof *m);
+    if (!m) {
+        if (mapped)
+            munmap(image, len);
+        else
+            intenti_afree(image);
+        return intenti_err(err, INTENT_ERR_NOMEM, "%s: out of memory", name);
+    }
+    m->image = image;
+    m->image_len = len;
+    m->mapped = mapped;
+    int rc = intenti_fview_parse(&m->view, image, len, name, err);
+    if (!rc) rc = read_featspec(m, name, err);
+    if (!rc) rc = read_labels(m, name, err);
+    if (!rc) rc = read_nets(m, name, err);
+    if (!rc) rc = read_decode(m, name, err);
+    if (rc) {
+        intent_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return INTENT_OK;
+}
+
+void intent_model_free(intent_model *m) {
+    if (!m)
+        return;
+    intenti_fview_free(&m->view);
+    if (m->mapped)
+        munmap(m->image, m->image_len);
+    else
+        intenti_afree(m->image);
+    intenti_free(m->labels);
+    intenti_free(m->label_mem);
+    intenti_free((void *)m->none_label);
+    intenti_free(m);
+}
+
+size_t intent_model_n_labels(const intent_model *m) { return m ? m->n_labels : 0; }
+
+const char *intent_model_label(const intent_model *m, size_t i) {
+    return m && i < m->n_labels ? m->labels[i] : NULL;
+}
+
+long intent_model_label_id(const intent_model *m, const char *name) {
+    if (!m || !name)
+        return -1;
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        if (strcmp(m->labels[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+const char *intent_model_none_label(const intent_model *m) { return m ? m->none_label : NULL; }
+float intent_model_threshold(const intent_model *m) { return m ? m->threshold : 0.5f; }
+
+int intent_model_bytes(const intent_model *m, const void **data, size_t *len) {
+    if (!m || !data || !len)
+        return INTENT_ERR_ARG;
+    *data = m->image;
+    *len = m->image_len;
+    return INTENT_OK;
+}
+
+/* ---- forward pass ---- */
+
+/* h[0..n_out) = b + sum_j x_j * W[id_j]: cost proportional to the features present. */
+static void sparse_layer(const intenti_kern *k, const intenti_layer *L, const uint32_t *ids,
+                         const float *vals, uint32_t n, float *h) {
+    memcpy(h, L->b, L->n_out * sizeof *h);
+    for (uint32_t j = 0; j < n; j++) {
+        size_t row = (size_t)ids[j] * L->n_out;
+        if (L->dtype == INTENTI_DT_F32)
+            k->axpy(h, L->w + row, vals[j], L->n_out);
+        else
+            k->axpy_i8(h, L->q + row, vals[j] * L->qs[ids[j]], L->n_out);
+    }
+}
+
+/* out = b + sum_i in_i * W[i], skipping the zeros ReLU leaves (often half of them). */
+static void dense_layer(const intenti_kern *k, const intenti_layer *L, const float *in, float *out) {
+    memcpy(out, L->b, L->n_out * sizeof *out);
+    for (uint32_t i = 0; i < L->n_in; i++) {
+        float x = in[i];
+        if (x == 0.0f)
+            continue;
+        if (L->dtype == INTENTI_DT_F32)
+            k->axpy(out, L->w + (size_t)i * L->n_out, x, L->n_out);
+        else
+            k->axpy_i8(out, L->q + (size_t)i * L->n_out, x * L->qs[i], L->n_out);
+    }
+}
+
+const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, const uint32_t *ids,
+                                 const float *vals, uint32_t n, float *h0, float *h1) {
+    float *a = h0, *b = h1;
+    sparse_layer(k, &net->layers[0], ids, vals, n, a);
+    for (uint32_t l = 1; l < net->n_layers; l++) {
+        k->relu(a, net->layers[l - 1].n_out);
+        dense_layer(k, &net->layers[l], a, b);
+        float *t = a;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+void intenti_model_forward(const intent_model *m, const intenti_feats *f, float *h0, float *h1,
+                           float *conf) {
+    const intenti_kern *k = intenti_kern_get();
+    float inv_t = 1.0f / m->temperature, inv_n = 1.0f / (float)m->n_nets;
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        conf[i] = 0.0f;
+    for (uint32_t n = 0; n < m->n_nets; n++) {
+        const float *z = intenti_net_forward(k, &m->nets[n], f->ids, f->vals, f->n, h0, h1);
+        for (uint32_t i = 0; i < m->n_labels; i++)
+            conf[i] += inv_n / (1.0f + expf(-z[i] * inv_t));
+    }
+}

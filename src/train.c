@@ -1,0 +1,674 @@
+/*
+ * train.c - intent_train: featurize, then Adam over mini-batches with early stopping on a
+ * dev set, then tune the threshold and write the model image.
+ *
+ * DESIGN (determinism and threads)
+ *   A batch is cut into a fixed number of shards (min(batch, 8)), whatever the thread
+ *   count; thread t runs shards t, t+T, ... Each shard sums its examples' dense gradients
+ *   in example order, and shards are summed in shard order, so every float is added in
+ *   the same order for any thread count: same data + seed gives the same bytes.
+ *   Dropout masks come from a stream keyed by (seed, net, epoch, example), not by thread.
+ *   Layer 0 (buckets x width, most of the parameters) gets a sparse update: only the
+ *   rows used by the batch's examples (lazy Adam), split by column ranges across threads.
+ *
+ * Phases of one step: A) forward/backward per shard; B) reduce dense gradients + Adam,
+ * split by parameter ranges; C) list the layer-0 rows the batch touched; D) layer-0
+ * gradient rows + Adam, split by columns.
+ */
+#include "train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define N_SHARDS 8
+
+typedef struct trainer {
+    const intent_train_opts *o;
+    intenti_team *team;
+    uint32_t T;
+    const intenti_kern *k;
+    intenti_featspec fs;
+    uint32_t n_labels;
+    const char **names;        /* [n_labels] borrowed from the train dataset */
+    intenti_prep tr, dev;
+    float *idf;
+    intenti_mlp net, am, av;   /* parameters and Adam moments */
+    intenti_mlp best[INTENT_MAX_NETS];
+    uint32_t best_epoch[INTENT_MAX_NETS];
+    float *g0;                 /* [buckets][width]: layer-0 gradient rows, zero between steps */
+    uint32_t *stamp, *touched, n_touched;
+    float *delta0;             /* [batch][width] */
+    intenti_mlp_ws ws[N_SHARDS];
+    uint32_t *order;           /* [tr.n] shuffled example order */
+    float *probs, *ens;        /* [dev.n][n_labels] this net's and the ensemble's */
+    double *dev_loss;          /* [dev.n] */
+    float *eval_buf;           /* [T][2][max width] */
+    uint32_t max_width;
+    /* the step in flight */
+    const uint32_t *batch;
+    uint32_t bs, n_shards, epoch, net_k;
+    uint64_t step;             /* Adam step of the current net */
+    uint32_t stamp_gen;        /* never reset, so old stamps never match */
+    intenti_adam adam;
+    /* timing */
+    struct timespec t0;
+    double t_feat, t_bp, t_upd, t_eval;
+} trainer;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- options ---- */
+
+void intent_train_opts_init(intent_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->hidden[0] = 256;
+    o->hidden[1] = 128;
+    o->hidden[2] = 64;
+    o->n_hidden = 3;
+    o->n_nets = 1;
+    o->epochs = 50;
+    o->patience = 5;
+    o->lr = 0.001f;
+    o->batch = 32;
+    o->dropout = 0.3f;
+    o->dev_fraction = 0.1f;
+    o->seed = 1;
+    o->threads = 0;
+    o->buckets = 32768;
+    o->word_ngrams = 2;
+    o->char_min = 2;
+    o->char_max = 5;
+    o->sublinear_tf = 1;
+    o->strip_accents = 1;
+    o->threshold = 0.5f;
+    o->tune_threshold = 1;
+}
+
+static int check_opts(const intent_train_opts *o, intent_error *err) {
+    if (o->n_hidden > INTENT_MAX_HIDDEN)
+        return intenti_err(err, INTENT_ERR_ARG, "at most %d hidden layers", INTENT_MAX_HIDDEN);
+    for (uint32_t i = 0; i < o->n_hidden; i++)
+        if (o->hidden[i] < 1 || o->hidden[i] > INTENT_MAX_WIDTH)
+            return intenti_err(err, INTENT_ERR_ARG, "hidden layer %u: width %u is not 1..%d", i + 1, o->hidden[i], INTENT_MAX_WIDTH);
+    if (o->n_nets < 1 || o->n_nets > INTENT_MAX_NETS)
+        return intenti_err(err, INTENT_ERR_ARG, "nets must be 1..%d", INTENT_MAX_NETS);
+    if (o->epochs < 1 || o->epochs > 100000)
+        return intenti_err(err, INTENT_ERR_ARG, "epochs must be 1..100000");
+    if (!(o->lr > 0.0f && o->lr <= 10.0f))
+        return intenti_err(err, INTENT_ERR_ARG, "learning rate must be in (0, 10]");
+    if (o->batch < 1 || o->batch > 65536)
+        return intenti_err(err, INTENT_ERR_ARG, "batch must be 1..65536");
+    if (!(o->dropout >= 0.0f && o->dropout <= 0.95f))
+        return intenti_err(err, INTENT_ERR_ARG, "dropout must be in [0, 0.95]");
+    if (!(o->dev_fraction > 0.0f && o->dev_fraction <= 0.5f))
+        return intenti_err(err, INTENT_ERR_ARG, "dev fraction must be in (0, 0.5]");
+    if (!(o->threshold >= 0.0f && o->threshold <= 1.0f))
+        return intenti_err(err, INTENT_ERR_ARG, "threshold must be in [0, 1]");
+    if (o->none_label && intenti_label_problem(o->none_label, strlen(o->none_label)))
+        return intenti_err(err, INTENT_ERR_ARG, "none label \"%s\": %s", o->none_label,
+                           intenti_label_problem(o->none_label, strlen(o->none_label)));
+    intenti_featspec fs = {0, o->buckets, o->word_ngrams, o->char_min, o->char_max, 0};
+    const char *why = intenti_featspec_problem(&fs);
+    if (why)
+        return intenti_err(err, INTENT_ERR_ARG, "featurizer: %s", why);
+    return INTENT_OK;
+}
+
+static void make_featspec(trainer *t) {
+    const intent_train_opts *o = t->o;
+    t->fs = (intenti_featspec){(uint32_t)(o->seed * 0x9E3779B97F4A7C15ull >> 32), o->buckets,
+                               o->word_ngrams, o->char_min, o->char_max, INTENTI_FEAT_WORD_BOUNDS};
+    if (o->sublinear_tf)
+        t->fs.flags |= INTENTI_FEAT_SUBLINEAR;
+    if (o->strip_accents)
+        t->fs.flags |= INTENTI_FEAT_STRIP_ACCENTS;
+}
+
+/* ---- labels and data ---- */
+
+/* Model labels: the train set's, in order of first appearance, minus the none label. */
+static int make_labels(trainer *t, const intent_dataset *train, uint32_t **map, intent_error *err) {
+    *map = intenti_malloc((train->n_labels ? train->n_labels : 1) * sizeof **map);
+    t->names = intenti_malloc((train->n_labels ? train->n_labels : 1) * sizeof *t->names);
+    if (!*map || !t->names)
+        return intenti_err(err, INTENT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < train->n_labels; i++) {
+        bool none = t->o->none_label && strcmp(train->labels[i], t->o->none_label) == 0;
+        (*map)[i] = none ? INTENTI_DROP : t->n_labels;
+        if (!none)
+            t->names[t->n_labels++] = train->labels[i];
+    }
+    if (!t->n_labels)
+        return intenti_err(err, INTENT_ERR_EMPTY, "no labels to learn (only the none label)");
+    return INTENT_OK;
+}
+
+/* Maps a dev set's label ids to the model's, by name. */
+static int map_dev_labels(const trainer *t, const intent_dataset *dev, uint32_t **map) {
+    *map = intenti_malloc((dev->n_labels ? dev->n_labels : 1) * sizeof **map);
+    if (!*map)
+        return INTENT_ERR_NOMEM;
+    for (size_t i = 0; i < dev->n_labels; i++) {
+        (*map)[i] = INTENTI_UNKNOWN;
+        if (t->o->none_label && strcmp(dev->labels[i], t->o->none_label) == 0)
+            (*map)[i] = INTENTI_DROP;
+        for (uint32_t j = 0; j < t->n_labels && (*map)[i] == INTENTI_UNKNOWN; j++)
+            if (strcmp(dev->labels[i], t->names[j]) == 0)
+                (*map)[i] = j;
+    }
+    return INTENT_OK;
+}
+
+/* Train and dev index lists: all of train and all of dev, or a seeded held-out slice. */
+static int split(const trainer *t, const intent_dataset *train, const intent_dataset *dev,
+                 uint32_t **tr_idx, uint32_t *n_tr, uint32_t **dev_idx, uint32_t *n_dev) {
+    uint32_t n = (uint32_t)train->n;
+    *tr_idx = intenti_malloc(n * sizeof **tr_idx);
+    *dev_idx = intenti_malloc((dev ? dev->n + 1 : n) * sizeof **dev_idx);
+    if (!*tr_idx || !*dev_idx)
+        return INTENT_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        (*tr_idx)[i] = i;
+    if (dev) {
+        for (uint32_t i = 0; i < dev->n; i++)
+            (*dev_idx)[i] = i;
+        *n_tr = n;
+        *n_dev = (uint32_t)dev->n;
+        return INTENT_OK;
+    }
+    intenti_rng r;
+    intenti_rng_seed(&r, t->o->seed, 1);
+    for (uint32_t i = n - 1; i > 0; i--) {
+        uint32_t j = intenti_rng_below(&r, i + 1), x = (*tr_idx)[i];
+        (*tr_idx)[i] = (*tr_idx)[j];
+        (*tr_idx)[j] = x;
+    }
+    uint32_t k = n < 2 ? 0 : (uint32_t)(t->o->dev_fraction * n + 0.5f);
+    if (n >= 2 && k == 0)
+        k = 1;
+    memcpy(*dev_idx, *tr_idx + (n - k), k * sizeof **dev_idx);
+    *n_dev = k;
+    *n_tr = n - k;
+    if (k == 0) { /* one example: it is its own dev set */
+        (*dev_idx)[0] = (*tr_idx)[0];
+        *n_dev = 1;
+    }
+    return INTENT_OK;
+}
+
+static int prepare(trainer *t, const intent_dataset *train, const intent_dataset *dev, intent_error *err) {
+    double t0 = now_s();
+    uint32_t *map = NULL, *dmap = NULL, *tr_idx = NULL, *dev_idx = NULL, n_tr = 0, n_dev = 0;
+    int rc = make_labels(t, train, &map, err);
+    if (rc)
+        goto done;
+    rc = split(t, train, dev, &tr_idx, &n_tr, &dev_idx, &n_dev);
+    if (!rc && dev)
+        rc = map_dev_labels(t, dev, &dmap);
+    if (!rc)
+        rc = intenti_prep_build(&t->tr, train, tr_idx, n_tr, map, &t->fs, NULL, t->team);
+    if (!rc)
+        rc = intenti_prep_idf(&t->tr, t->fs.buckets, &t->idf);
+    if (!rc) {
+        intenti_prep_weigh(&t->tr, &t->fs, t->idf);
+        rc = intenti_prep_build(&t->dev, dev ? dev : train, dev_idx, n_dev, dev ? dmap : map, &t->fs,
+                                t->idf, t->team);
+    }
+    if (rc)
+        intenti_err(err, rc, "%s", intent_status_str(rc));
+done:
+    intenti_free(map);
+    intenti_free(dmap);
+    intenti_free(tr_idx);
+    intenti_free(dev_idx);
+    t->t_feat += now_s() - t0;
+    return rc;
+}
+
+/* ---- buffers ---- */
+
+static int alloc_net(trainer *t) {
+    const intent_train_opts *o = t->o;
+    uint32_t size[INTENTI_MAX_LAYERS + 1], L = o->n_hidden + 1;
+    size[0] = t->fs.buckets;
+    for (uint32_t i = 0; i < o->n_hidden; i++)
+        size[i + 1] = o->hidden[i];
+    size[L] = t->n_labels;
+    size_t rows_x_width;
+    if (!intenti_mul(size[0], size[1], &rows_x_width) || rows_x_width > ((size_t)1 << 32))
+        return INTENT_ERR_LIMIT;
+    t->max_width = 0;
+    for (uint32_t l = 1; l <= L; l++)
+        t->max_width = size[l] > t->max_width ? size[l] : t->max_width;
+    int rc = intenti_mlp_new(&t->net, size, L);
+    if (!rc) rc = intenti_mlp_new(&t->am, size, L);
+    if (!rc) rc = intenti_mlp_new(&t->av, size, L);
+    for (uint32_t k = 0; !rc && k < o->n_nets; k++)
+        rc = intenti_mlp_new(&t->best[k], size, L);
+    for (uint32_t s = 0; !rc && s < N_SHARDS; s++)
+        rc = intenti_mlp_ws_new(&t->ws[s], &t->net);
+    return rc;
+}
+
+static int alloc_buffers(trainer *t) {
+    uint32_t B = t->fs.buckets, W = t->net.size[1];
+    size_t n_probs = (size_t)t->dev.n * t->n_labels;
+    t->g0 = intenti_aalloc(intenti_mlp_wsize(&t->net, 0) * sizeof(float));
+    t->stamp = intenti_calloc(B, sizeof *t->stamp);
+    t->touched = intenti_malloc(B * sizeof *t->touched);
+    t->delta0 = intenti_aalloc((size_t)t->o->batch * W * sizeof(float));
+    t->order = intenti_malloc((t->tr.n ? t->tr.n : 1) * sizeof *t->order);
+    t->probs = intenti_malloc((n_probs ? n_probs : 1) * sizeof(float));
+    t->ens = intenti_calloc(n_probs ? n_probs : 1, sizeof(float));
+    t->dev_loss = intenti_malloc((t->dev.n ? t->dev.n : 1) * sizeof(double));
+    t->eval_buf = intenti_aalloc((size_t)t->T * 2 * t->max_width * sizeof(float));
+    if (!t->g0 || !t->stamp || !t->touched || !t->delta0 || !t->order || !t->probs || !t->ens ||
+        !t->dev_loss || !t->eval_buf)
+        return INTENT_ERR_NOMEM;
+    memset(t->g0, 0, intenti_mlp_wsize(&t->net, 0) * sizeof(float));
+    return INTENT_OK;
+}
+
+static void trainer_free(trainer *t) {
+    intenti_team_free(t->team);
+    intenti_prep_free(&t->tr);
+    intenti_prep_free(&t->dev);
+    intenti_free(t->idf);
+    intenti_free(t->names);
+    for (uint32_t s = 0; s < N_SHARDS; s++)
+        intenti_mlp_ws_free(&t->ws[s], &t->net);
+    intenti_mlp_free(&t->net);
+    intenti_mlp_free(&t->am);
+    intenti_mlp_free(&t->av);
+    for (uint32_t k = 0; k < INTENT_MAX_NETS; k++)
+        intenti_mlp_free(&t->best[k]);
+    intenti_afree(t->g0);
+    intenti_free(t->stamp);
+    intenti_free(t->touched);
+    intenti_afree(t->delta0);
+    intenti_free(t->order);
+    intenti_free(t->probs);
+    intenti_free(t->ens);
+    intenti_free(t->dev_loss);
+    intenti_afree(t->eval_buf);
+}
+
+/* ---- one step ---- */
+
+/* Phase A: forward + backward of each shard's examples. */
+static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
+    trainer *t = arg;
+    uint32_t W = t->net.size[1];
+    for (uint32_t s = tid; s < t->n_shards; s += T) {
+        intenti_mlp_ws *ws = &t->ws[s];
+        intenti_mlp_ws_zero(ws, &t->net);
+        uint32_t lo = t->bs * s / t->n_shards, hi = t->bs * (s + 1) / t->n_shards;
+        for (uint32_t e = lo; e < hi; e++) {
+            uint32_t i = t->batch[e];
+            intenti_rng r;
+            intenti_rng_seed(&r, t->o->seed + 0x1000u * t->net_k, ((uint64_t)t->epoch << 32) | i);
+            const intenti_prep *p = &t->tr;
+            intenti_mlp_example(&t->net, ws, t->k, p->ids + p->off[i], p->vals + p->off[i], p->nnz[i],
+                                p->lab + p->lab_off[i], p->lab_off[i + 1] - p->lab_off[i], t->o->dropout,
+                                &r, 1.0f / (float)t->bs, t->delta0 + (size_t)e * W);
+        }
+    }
+}
+
+static void adam(const trainer *t, float *w, float *m, float *v, const float *g, size_t n) {
+    t->k->adam(w, m, v, g, n, t->adam.lr_t, t->adam.b1, t->adam.b2, t->adam.eps);
+}
+
+/* Sums shard gradients of n floats (at offset lo..hi) into shard 0's, in shard order. */
+static void reduce_range(trainer *t, float *const *g, size_t lo, size_t hi) {
+    for (uint32_t s = 1; s < t->n_shards; s++)
+        t->k->axpy(g[0] + lo, g[s] + lo, 1.0f, hi - lo);
+}
+
+/* Phase B: dense gradients reduced and applied, each tensor split by ranges over threads. */
+static void phase_dense(void *arg, uint32_t tid, uint32_t T) {
+    trainer *t = arg;
+    for (uint32_t l = 0; l < t->net.n_layers; l++) {
+        for (int is_w = 0; is_w < 2; is_w++) {
+            if (is_w && l == 0)
+                continue; /* layer-0 weights: sparse, phase D */
+            size_t n = is_w ? intenti_mlp_wsize(&t->net, l) : t->net.size[l + 1];
+            size_t lo = n * tid / T, hi = n * (tid + 1) / T;
+            if (lo == hi)
+                continue;
+            float *g[N_SHARDS] = {0};
+            for (uint32_t s = 0; s < t->n_shards; s++)
+                g[s] = is_w ? t->ws[s].gw[l] : t->ws[s].gb[l];
+            reduce_range(t, g, lo, hi);
+            float *w = is_w ? t->net.w[l] : t->net.b[l];
+            float *m = is_w ? t->am.w[l] : t->am.b[l], *v = is_w ? t->av.w[l] : t->av.b[l];
+            adam(t, w + lo, m + lo, v + lo, g[0] + lo, hi - lo);
+        }
+    }
+}
+
+/* Phase C: the layer-0 rows this batch touched, in first-use order. */
+static void collect_rows(trainer *t) {
+    const intenti_prep *p = &t->tr;
+    uint32_t stamp = ++t->stamp_gen;
+    t->n_touched = 0;
+    for (uint32_t e = 0; e < t->bs; e++) {
+        uint32_t i = t->batch[e];
+        for (uint32_t j = 0; j < p->nnz[i]; j++) {
+            uint32_t id = p->ids[p->off[i] + j];
+            if (t->stamp[id] != stamp) {
+                t->stamp[id] = stamp;
+                t->touched[t->n_touched++] = id;
+            }
+        }
+    }
+}
+
+/* Phase D: layer-0 gradient rows (x_j * delta0 of each example) and lazy Adam on them,
+ * threads splitting the columns so each float still sums in example order. */
+static void phase_sparse(void *arg, uint32_t tid, uint32_t T) {
+    trainer *t = arg;
+    const intenti_prep *p = &t->tr;
+    size_t W = t->net.size[1], c0 = W * tid / T, c1 = W * (tid + 1) / T, nc = c1 - c0;
+    if (!nc)
+        return;
+    for (uint32_t e = 0; e < t->bs; e++) {
+        uint32_t i = t->batch[e];
+        const float *d = t->delta0 + e * W + c0;
+        for (uint32_t j = 0; j < p->nnz[i]; j++)
+            t->k->axpy(t->g0 + p->ids[p->off[i] + j] * W + c0, d, p->vals[p->off[i] + j], nc);
+    }
+    for (uint32_t r = 0; r < t->n_touched; r++) {
+        size_t at = t->touched[r] * W + c0;
+        adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + at, nc);
+        memset(t->g0 + at, 0, nc * sizeof(float));
+    }
+}
+
+static double train_step(trainer *t, const uint32_t *batch, uint32_t bs) {
+    t->batch = batch;
+    t->bs = bs;
+    t->n_shards = bs < N_SHARDS ? bs : N_SHARDS;
+    t->step++;
+    double b1 = 0.9, b2 = 0.999, st = (double)t->step;
+    t->adam = (intenti_adam){(float)(t->o->lr * sqrt(1.0 - pow(b2, st)) / (1.0 - pow(b1, st))),
+                             (float)b1, (float)b2, 1e-7f};
+    double a = now_s();
+    intenti_team_run(t->team, phase_backprop, t);
+    double b = now_s();
+    intenti_team_run(t->team, phase_dense, t);
+    collect_rows(t);
+    intenti_team_run(t->team, phase_sparse, t);
+    t->t_bp += b - a;
+    t->t_upd += now_s() - b;
+    double loss = 0.0;
+    for (uint32_t s = 0; s < t->n_shards; s++)
+        loss += t->ws[s].loss;
+    return loss;
+}
+
+/* ---- dev evaluation ---- */
+
+static void phase_eval(void *arg, uint32_t tid, uint32_t T) {
+    trainer *t = arg;
+    const intenti_prep *p = &t->dev;
+    intenti_net net;
+    intenti_mlp_view(&t->net, &net);
+    float *h0 = t->eval_buf + (size_t)tid * 2 * t->max_width, *h1 = h0 + t->max_width;
+    uint32_t lo = (uint32_t)((uint64_t)p->n * tid / T), hi = (uint32_t)((uint64_t)p->n * (tid + 1) / T);
+    for (uint32_t i = lo; i < hi; i++) {
+        const float *z = intenti_net_forward(t->k, &net, p->ids + p->off[i], p->vals + p->off[i], p->nnz[i], h0, h1);
+        float *pr = t->probs + (size_t)i * t->n_labels;
+        double loss = 0.0;
+        for (uint32_t c = 0; c < t->n_labels; c++) {
+            pr[c] = 1.0f / (1.0f + expf(-z[c]));
+            loss += (z[c] > 0.0f ? z[c] : 0.0f) + log1pf(expf(-fabsf(z[c])));
+        }
+        for (uint32_t j = p->lab_off[i]; j < p->lab_off[i + 1]; j++)
+            if (p->lab[j] != INTENTI_UNKNOWN)
+                loss -= z[p->lab[j]];
+        t->dev_loss[i] = loss / t->n_labels;
+    }
+}
+
+static void evaluate_dev(trainer *t, double *loss, double *score) {
+    double a = now_s();
+    intenti_team_run(t->team, phase_eval, t);
+    double sum = 0.0;
+    for (uint32_t i = 0; i < t->dev.n; i++)
+        sum += t->dev_loss[i];
+    *loss = t->dev.n ? sum / t->dev.n : 0.0;
+    *score = intenti_exact(&t->dev, t->probs, t->n_labels, 0.5f);
+    t->t_eval += now_s() - a;
+}
+
+/* ---- one network ---- */
+
+static void label_freq(const trainer *t, float *freq) {
+    for (uint32_t c = 0; c < t->n_labels; c++)
+        freq[c] = 0.0f;
+    for (size_t j = 0; j < t->tr.n_lab; j++)
+        if (t->tr.lab[j] < t->n_labels)
+            freq[t->tr.lab[j]] += 1.0f;
+    for (uint32_t c = 0; c < t->n_labels; c++)
+        freq[c] /= (float)(t->tr.n ? t->tr.n : 1);
+}
+
+static void reset_net(trainer *t, uint32_t k, const float *freq) {
+    intenti_rng r;
+    intenti_rng_seed(&r, t->o->seed, 100 + k);
+    intenti_mlp_init(&t->net, &r, freq);
+    for (uint32_t l = 0; l < t->net.n_layers; l++) {
+        memset(t->am.w[l], 0, intenti_mlp_wsize(&t->net, l) * sizeof(float));
+        memset(t->av.w[l], 0, intenti_mlp_wsize(&t->net, l) * sizeof(float));
+        memset(t->am.b[l], 0, t->net.size[l + 1] * sizeof(float));
+        memset(t->av.b[l], 0, t->net.size[l + 1] * sizeof(float));
+    }
+    t->step = 0;
+    t->net_k = k;
+}
+
+static void shuffle(uint32_t *a, uint32_t n, intenti_rng *r) {
+    for (uint32_t i = n; i > 1; i--) {
+        uint32_t j = intenti_rng_below(r, i), x = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = x;
+    }
+}
+
+/* Trains net k until the dev score stops improving; leaves the best in t->best[k] and its
+ * dev probabilities added into t->ens. Returns INTENT_ERR_CANCELLED if the callback says so. */
+static int train_net(trainer *t, uint32_t k, const float *freq) {
+    const intent_train_opts *o = t->o;
+    reset_net(t, k, freq);
+    intenti_rng r;
+    intenti_rng_seed(&r, o->seed, 200 + k);
+    for (uint32_t i = 0; i < t->tr.n; i++)
+        t->order[i] = i;
+    double best_score = -1.0, best_loss = INFINITY;
+    uint32_t bad = 0;
+    int rc = INTENT_OK;
+    for (uint32_t ep = 1; ep <= o->epochs; ep++) {
+        t->epoch = ep;
+        shuffle(t->order, t->tr.n, &r);
+        double loss = 0.0;
+        for (uint32_t b = 0; b < t->tr.n; b += o->batch) {
+            uint32_t bs = t->tr.n - b < o->batch ? t->tr.n - b : o->batch;
+            loss += train_step(t, t->order + b, bs); /* summed BCE of the batch */
+        }
+        double dloss, dscore;
+        evaluate_dev(t, &dloss, &dscore);
+        bool better = dscore > best_score || (dscore == best_score && dloss < best_loss);
+        if (better) {
+            best_score = dscore;
+            best_loss = dloss;
+            t->best_epoch[k] = ep;
+            intenti_mlp_copy(&t->best[k], &t->net);
+            bad = 0;
+        } else {
+            bad++;
+        }
+        if (o->progress) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            intent_epoch_report rep = {ep, k, loss / (t->tr.n ? t->tr.n : 1) / t->n_labels, dloss, dscore,
+                                       now_s() - ((double)t->t0.tv_sec + t->t0.tv_nsec * 1e-9), better,
+                                       t->t_feat, t->t_bp, t->t_upd, t->t_eval};
+            if (o->progress(&rep, o->progress_user)) {
+                rc = INTENT_ERR_CANCELLED;
+                break;
+            }
+        }
+        if (o->patience && bad >= o->patience)
+            break;
+    }
+    /* the kept network's dev probabilities, for the ensemble and the threshold */
+    intenti_mlp_copy(&t->net, &t->best[k]);
+    double dl, ds;
+    evaluate_dev(t, &dl, &ds);
+    size_t n = (size_t)t->dev.n * t->n_labels;
+    for (size_t i = 0; i < n; i++)
+        t->ens[i] += t->probs[i] / (float)o->n_nets;
+    return rc;
+}
+
+/* The threshold with the best exact-set accuracy on dev (out-of-scope examples count as
+ * right when nothing is over it); ties go to the one nearest 0.5. */
+static float tune_threshold(const trainer *t) {
+    float best_t = t->o->threshold;
+    double best = intenti_exact(&t->dev, t->ens, t->n_labels, best_t);
+    for (int i = 5; i <= 95; i++) {
+        float th = (float)i / 100.0f;
+        double s = intenti_exact(&t->dev, t->ens, t->n_labels, th);
+        if (s > best + 1e-12 || (fabs(s - best) <= 1e-12 && fabsf(th - 0.5f) < fabsf(best_t - 0.5f))) {
+            best = s;
+            best_t = th;
+        }
+    }
+    return best_t;
+}
+
+/* ---- the model image ---- */
+
+static uint32_t data_crc(const intent_dataset *ds) {
+    uint32_t c = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        c = intenti_crc32c(c, ds->texts[i], ds->text_lens[i]);
+        for (uint32_t j = ds->lab_off[i]; j < ds->lab_off[i + 1]; j++)
+            c = intenti_crc32c(c, ds->labels[ds->lab_ids[j]], strlen(ds->labels[ds->lab_ids[j]]));
+    }
+    return c;
+}
+
+static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *train, float threshold) {
+    const intent_train_opts *o = t->o;
+    intenti_fb_str(b, "intent.writer", "intent " INTENT_VERSION_STRING);
+    intenti_fb_str(b, "feat.hash", "ih1");
+    intenti_fb_u32(b, "feat.seed", t->fs.seed);
+    intenti_fb_u32(b, "feat.buckets", t->fs.buckets);
+    intenti_fb_u32(b, "feat.word_ngrams", t->fs.word_ngrams);
+    intenti_fb_u32(b, "feat.char_min", t->fs.char_min);
+    intenti_fb_u32(b, "feat.char_max", t->fs.char_max);
+    intenti_fb_u32(b, "feat.flags", t->fs.flags);
+    intenti_fb_strs(b, "labels", t->names, t->n_labels);
+    if (o->none_label)
+        intenti_fb_str(b, "none_label", o->none_label);
+    intenti_fb_u32(b, "net.count", o->n_nets);
+    intenti_fb_u32s(b, "net.layers", t->net.size, t->net.n_layers + 1);
+    intenti_fb_f32(b, "decode.threshold", threshold);
+    intenti_fb_f32(b, "decode.temperature", 1.0f);
+    intenti_fb_u64(b, "train.examples", t->tr.n);
+    intenti_fb_u64(b, "train.dev_examples", t->dev.n);
+    intenti_fb_u32(b, "train.data_crc32c", data_crc(train));
+    intenti_fb_u64(b, "train.seed", o->seed);
+    intenti_fb_f32(b, "train.lr", o->lr);
+    intenti_fb_u32(b, "train.batch", o->batch);
+    intenti_fb_f32(b, "train.dropout", o->dropout);
+    intenti_fb_u32s(b, "train.best_epochs", t->best_epoch, o->n_nets);
+}
+
+static int build_model(trainer *t, const intent_dataset *train, float threshold, intent_model **out,
+                       intent_error *err) {
+    intenti_fbuild b = {0};
+    put_meta(&b, t, train, threshold);
+    intenti_fb_tensor(&b, "idf", INTENTI_DT_F32, t->fs.buckets, 0, t->idf);
+    char name[64];
+    for (uint32_t k = 0; k < t->o->n_nets; k++) {
+        intenti_mlp *m = &t->best[k];
+        /* rows of buckets never seen in training are never read (idf 0): keep them zero */
+        for (uint32_t r = 0; r < t->fs.buckets; r++)
+            if (t->idf[r] == 0.0f)
+                memset(m->w[0] + (size_t)r * m->size[1], 0, m->size[1] * sizeof(float));
+        for (uint32_t l = 0; l < m->n_layers; l++) {
+            snprintf(name, sizeof name, "net%u.l%u.w", k, l);
+            intenti_fb_tensor(&b, name, INTENTI_DT_F32, m->size[l], m->size[l + 1], m->w[l]);
+            snprintf(name, sizeof name, "net%u.l%u.b", k, l);
+            intenti_fb_tensor(&b, name, INTENTI_DT_F32, m->size[l + 1], 0, m->b[l]);
+        }
+    }
+    uint8_t *img;
+    size_t len;
+    int rc = intenti_fb_finish(&b, &img, &len);
+    intenti_fb_free(&b);
+    if (rc)
+        return intenti_err(err, rc, "out of memory writing the model");
+    return intenti_model_from_image(img, len, false, "<trained model>", out, err);
+}
+
+int intent_train(const intent_dataset *train, const intent_dataset *dev, const intent_train_opts *o,
+                 intent_model **out, intent_error *err) {
+    if (!train || !o || !out)
+        return intenti_err(err, INTENT_ERR_ARG, "intent_train: NULL argument");
+    *out = NULL;
+    int rc = check_opts(o, err);
+    if (rc)
+        return rc;
+    if (train->n == 0)
+        return intenti_err(err, INTENT_ERR_EMPTY, "no training examples");
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.o = o;
+    clock_gettime(CLOCK_MONOTONIC, &t.t0);
+    t.k = intenti_kern_get();
+    t.T = o->threads ? (o->threads > 256 ? 256 : o->threads) : intenti_n_cpus();
+    make_featspec(&t);
+    rc = intenti_team_new(t.T, &t.team);
+    if (rc) {
+        intenti_err(err, rc, "cannot start %u threads", t.T);
+        goto done;
+    }
+    rc = prepare(&t, train, dev, err);
+    if (rc)
+        goto done;
+    rc = alloc_net(&t);
+    if (!rc)
+        rc = alloc_buffers(&t);
+    if (rc) {
+        intenti_err(err, rc, rc == INTENT_ERR_LIMIT ? "buckets x first hidden width is too large"
+                                                    : "out of memory for the network");
+        goto done;
+    }
+    float *freq = intenti_malloc(t.n_labels * sizeof *freq);
+    if (!freq) {
+        rc = intenti_err(err, INTENT_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    label_freq(&t, freq);
+    for (uint32_t k = 0; k < o->n_nets && !rc; k++)
+        rc = train_net(&t, k, freq);
+    intenti_free(freq);
+    if (rc) {
+        intenti_err(err, rc, "training cancelled");
+        goto done;
+    }
+    rc = build_model(&t, train, o->tune_threshold ? tune_threshold(&t) : o->threshold, out, err);
+done:
+    trainer_free(&t);
+    return rc;
+}

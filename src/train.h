@@ -1,0 +1,39 @@
+/*
+ * train.h - what the training files share: featurized example sets and the trainer.
+ */
+#ifndef INTENT_TRAIN_H
+#define INTENT_TRAIN_H
+
+#include "mlp.h"
+
+#define INTENTI_UNKNOWN UINT32_MAX /* a gold label the model does not have */
+#define INTENTI_DROP (UINT32_MAX - 1) /* the none label: trains as "no label" */
+
+/* A featurized example set, CSR-style. Feature values are L2-normalized tf-idf. */
+typedef struct intenti_prep {
+    uint32_t n;
+    size_t *off;      /* [n] start of example i in ids/vals */
+    uint32_t *nnz;    /* [n] its feature count */
+    uint32_t *ids;    /* bucket ids */
+    float *vals;
+    uint32_t *lab_off;/* [n + 1] */
+    uint32_t *lab;    /* model label ids per example, sorted, INTENTI_UNKNOWN last */
+    size_t n_feats, n_lab;
+} intenti_prep;
+
+/* Featurizes examples idx[0..n) of ds. map[ds label id] gives the model label id,
+ * INTENTI_DROP or INTENTI_UNKNOWN. With idf NULL the values stay raw counts (the first
+ * pass, for document frequencies); else they are weighted and normalized. */
+INTENTI_HIDDEN int intenti_prep_build(intenti_prep *p, const intent_dataset *ds, const uint32_t *idx,
+                                      uint32_t n, const uint32_t *map, const intenti_featspec *fs,
+                                      const float *idf, intenti_team *team);
+INTENTI_HIDDEN void intenti_prep_free(intenti_prep *p);
+/* idf[b] = ln((1 + n) / (1 + df[b])) + 1 for buckets seen in p, 0 for the others. */
+INTENTI_HIDDEN int intenti_prep_idf(const intenti_prep *p, uint32_t buckets, float **idf);
+/* Weighs raw counts in place (after intenti_prep_idf). */
+INTENTI_HIDDEN void intenti_prep_weigh(intenti_prep *p, const intenti_featspec *fs, const float *idf);
+
+/* Exact label-set accuracy of probabilities probs [n][n_labels] at threshold t. */
+INTENTI_HIDDEN double intenti_exact(const intenti_prep *p, const float *probs, uint32_t n_labels, float t);
+
+#endif

@@ -1,0 +1,95 @@
+#!/bin/sh
+# tests/cli.sh - the `intent` command end to end: train, predict (stdin, arguments, JSON,
+# streaming), eval, inspect, help and errors. Ends with "N passed, N failed".
+BUILD=${BUILD:-build}
+INTENT="$BUILD/intent"
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "$2" ] && echo "     $2"; }
+# check NAME COMMAND...: the command must succeed
+check() { name=$1; shift; if "$@" >"$T/out" 2>"$T/err"; then ok "$name"; else bad "$name" "$(head -c 400 "$T/err")"; fi; }
+# check_fails NAME EXPECTED_STDERR_SUBSTRING COMMAND...: must fail and say so
+check_fails() {
+    name=$1; want=$2; shift 2
+    if "$@" >"$T/out" 2>"$T/err"; then bad "$name" "succeeded"; return; fi
+    if grep -qF -- "$want" "$T/err"; then ok "$name"; else bad "$name" "stderr: $(head -c 300 "$T/err")"; fi
+}
+has() { grep -qF -- "$2" "$T/$1"; }
+
+check "version" "$INTENT" --version
+has out "intent 0." || bad "version text"
+check "help" "$INTENT" --help
+for c in train predict eval inspect; do check "$c --help" "$INTENT" $c --help; done
+check_fails "unknown command" "unknown command" "$INTENT" frobnicate
+check_fails "unknown option" "unknown option --nope" "$INTENT" train --nope
+check_fails "missing --out" "--data and --out are required" "$INTENT" train --data examples/assistant.tsv
+check_fails "bad number" "is not a number" "$INTENT" train --data x --out y --epochs many
+check_fails "out of range" "outside" "$INTENT" train --data x --out y --dropout 2
+
+M="$T/m.intent"
+check "train" "$INTENT" train --data examples/assistant.tsv --out "$M" --none-label oos --buckets 8192 \
+    --hidden 64,32 --lr 0.005 --threads 2
+has err "epoch" && has err "trained 10 labels on 613 examples" && ok "train progress and summary" || bad "train progress"
+[ -s "$M" ] && ok "model written" || bad "model written"
+ls "$T" | grep -q tmp && bad "temporary file left" || ok "no temporary file left"
+
+check "predict args" "$INTENT" predict --model "$M" read me the document on my screen
+has out "FILES" && has out "VISION" && ok "predict args multi-label" || bad "predict args multi-label" "$(cat "$T/out")"
+check "predict json" "$INTENT" predict --model "$M" --json --top 3 "play some jazz"
+grep -q '^{"labels": \["MUSIC"\], "top": \[{"label": "MUSIC", "confidence": 0\.[0-9]*}, {' "$T/out" \
+    && ok "predict json shape" || bad "predict json shape" "$(cat "$T/out")"
+check "predict out of scope" "$INTENT" predict --model "$M" --json "water the plants in the garden"
+grep -q '^{"labels": \[\], "top": \[{"label": ' "$T/out" && ok "out of scope: no labels, top kept" \
+    || bad "out of scope json" "$(cat "$T/out")"
+
+printf 'play jazz\n\nopen my documents folder\nwhat is the weather in paris\n' >"$T/in"
+check "predict stdin" sh -c "\"$INTENT\" predict --model \"$M\" <\"$T/in\""
+[ "$(wc -l <"$T/out")" -eq 4 ] && ok "one line out per line in" || bad "line count" "$(cat "$T/out")"
+sed -n 1p "$T/out" | grep -q MUSIC && sed -n 3p "$T/out" | grep -q FILES && sed -n 4p "$T/out" | grep -q WEATHER \
+    && ok "answers in order" || bad "answers in order" "$(cat "$T/out")"
+
+# streaming: answer line 1 before line 2 is even written
+mkfifo "$T/fifo"
+( printf 'play jazz\n'; sleep 2; printf 'open my files\n' ) >"$T/fifo" &
+"$INTENT" predict --model "$M" <"$T/fifo" >"$T/stream" 2>&1 &
+pid=$!
+sleep 1
+[ "$(wc -l <"$T/stream")" -eq 1 ] && ok "streams before input ends" || bad "streaming" "$(cat "$T/stream")"
+wait $pid
+[ "$(wc -l <"$T/stream")" -eq 2 ] && ok "stream completes" || bad "stream completes"
+
+check "eval" "$INTENT" eval --model "$M" --data examples/assistant_test.tsv
+has out "exact-set accuracy" && has out "out-of-scope recall" && has out "ECE" && has out "AUROC" \
+    && ok "eval report" || bad "eval report"
+check "eval json" "$INTENT" eval --model "$M" --data examples/assistant_test.tsv --json
+/usr/bin/python3 -c "import json,sys; d=json.load(open('$T/out')); assert d['examples']==153 and 0<=d['exact']<=1 and 'oos_recall' in d" \
+    && ok "eval json parses" || bad "eval json parses"
+
+check "inspect" "$INTENT" inspect "$M"
+has out "format 1.0" && has out "labels" && has out "net0.l0.w" && ok "inspect content" || bad "inspect content"
+
+# reproducibility through the CLI
+"$INTENT" train --data examples/assistant.tsv --out "$T/a" --buckets 2048 --hidden 16 --epochs 3 --threads 1 --quiet 2>/dev/null
+"$INTENT" train --data examples/assistant.tsv --out "$T/b" --buckets 2048 --hidden 16 --epochs 3 --threads 2 --quiet 2>/dev/null
+cmp -s "$T/a" "$T/b" && ok "same seed, byte-identical model" || bad "byte-identical model"
+
+# data errors name FILE:LINE and fail
+printf 'A\tfine\nno tab\n' >"$T/bad.tsv"
+check_fails "tsv error" "$T/bad.tsv:2: no tab between labels and text" "$INTENT" train --data "$T/bad.tsv" --out "$T/x"
+printf '{"text": "a", "labels": ["A"]}\n{"text": "b", "labels": [1]}\n' >"$T/bad.jsonl"
+check_fails "jsonl error" "$T/bad.jsonl:2: \"labels\" must be an array of strings" "$INTENT" train --data "$T/bad.jsonl" --out "$T/x"
+printf '__label__A text\n__label__B\n' >"$T/bad.ft"
+check_fails "fasttext error" "$T/bad.ft:2: empty text" "$INTENT" train --data "$T/bad.ft" --out "$T/x"
+[ -e "$T/x" ] && bad "no model on error" || ok "no model written on error"
+
+# model errors
+head -c 100 "$M" >"$T/cut"
+check_fails "truncated model" "truncated" "$INTENT" predict --model "$T/cut" hello
+echo "hello" >"$T/notmodel"
+check_fails "foreign model" "not an intent model" "$INTENT" inspect "$T/notmodel"
+check_fails "missing model" "No such file" "$INTENT" predict --model "$T/none" hello
+
+echo "CLI tests: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

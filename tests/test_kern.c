@@ -1,0 +1,108 @@
+/*
+ * test_kern.c - every SIMD kernel against the scalar reference: random sizes including
+ * odd tails, unaligned pointers, values of mixed sign and magnitude.
+ */
+#include "tests.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXN 1100
+
+static float rnd(intenti_rng *r) { return (intenti_rng_unit(r) * 2.0f - 1.0f) * (intenti_rng_unit(r) < 0.1f ? 100.0f : 1.0f); }
+
+/* Within tol relative to scale, the magnitude of the terms that were summed (a result
+ * near zero from large terms carries their rounding, not its own). */
+static void close_enough(const float *a, const float *b, size_t n, float tol, float scale) {
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(a[i] - b[i]) > tol * (1.0f + scale))
+            fail_msg("element %zu: %g vs reference %g", i, (double)a[i], (double)b[i]);
+}
+
+static float max_abs(const float *x, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    return m;
+}
+
+static void check_set(const intenti_kern *k) {
+    static float x[MAXN + 16], y0[MAXN + 16], y1[MAXN + 16], m0[MAXN + 16], m1[MAXN + 16], v0[MAXN + 16], v1[MAXN + 16];
+    static int8_t q[MAXN + 16];
+    intenti_rng r;
+    intenti_rng_seed(&r, 7, 0);
+    const intenti_kern *ref = &intenti_kern_ref;
+    for (int trial = 0; trial < 300; trial++) {
+        size_t n = trial < 40 ? (size_t)trial : intenti_rng_below(&r, MAXN);
+        size_t ox = intenti_rng_below(&r, 8), oy = intenti_rng_below(&r, 8); /* misalign */
+        for (size_t i = 0; i < n + 16; i++) {
+            x[i] = rnd(&r);
+            y0[i] = y1[i] = rnd(&r);
+            q[i] = (int8_t)(intenti_rng_below(&r, 256) - 128);
+            m0[i] = m1[i] = rnd(&r) * 0.01f;
+            v0[i] = v1[i] = fabsf(rnd(&r)) * 0.01f;
+        }
+        float a = rnd(&r), scale = max_abs(y0, n + 16) + fabsf(a) * max_abs(x, n + 16);
+        ref->axpy(y0 + oy, x + ox, a, n);
+        k->axpy(y1 + oy, x + ox, a, n);
+        close_enough(y1, y0, n + 16, 1e-6f, scale);
+        scale = max_abs(y0, n + 16) + fabsf(a) * 128.0f;
+        ref->axpy_i8(y0 + oy, q + ox, a, n);
+        k->axpy_i8(y1 + oy, q + ox, a, n);
+        close_enough(y1, y0, n + 16, 1e-6f, scale);
+        float d0 = ref->dot(x + ox, y0 + oy, n), d1 = k->dot(x + ox, y1 + oy, n);
+        assert_true(fabsf(d0 - d1) <= 1e-3f * (1.0f + fabsf(d0)) + 1e-2f * sqrtf((float)n));
+        ref->relu(y0 + oy, n);
+        k->relu(y1 + oy, n);
+        close_enough(y1, y0, n + 16, 1e-6f, max_abs(y0, n + 16));
+        for (size_t i = 0; i < n; i++)
+            assert_true(y1[oy + i] >= 0.0f);
+        ref->adam(y0 + oy, m0 + ox, v0 + ox, x + ox, n, 0.001f, 0.9f, 0.999f, 1e-7f);
+        k->adam(y1 + oy, m1 + ox, v1 + ox, x + ox, n, 0.001f, 0.9f, 0.999f, 1e-7f);
+        close_enough(y1, y0, n + 16, 1e-5f, max_abs(y0, n + 16));
+        close_enough(m1, m0, n + 16, 1e-5f, max_abs(m0, n + 16));
+        close_enough(v1, v0, n + 16, 1e-5f, max_abs(v0, n + 16));
+    }
+}
+
+static void avx2_matches_reference(void **state) {
+    (void)state;
+    const intenti_kern *k = intenti_kern_avx2();
+#if defined(__x86_64__)
+    if (!k || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        skip();
+#else
+    if (!k)
+        skip();
+#endif
+    check_set(k);
+}
+
+static void reference_is_self_consistent(void **state) {
+    (void)state;
+    float y[5] = {1, -2, 3, -4, 5}, x[5] = {1, 1, 1, 1, 1};
+    intenti_kern_ref.axpy(y, x, 2.0f, 5);
+    assert_float_equal(y[1], 0.0f, 0);
+    intenti_kern_ref.relu(y, 5);
+    assert_float_equal(y[3], 0.0f, 0);
+    assert_float_equal(intenti_kern_ref.dot(x, y, 5), 3 + 0 + 5 + 0 + 7, 1e-6);
+}
+
+static void chosen_set_is_known(void **state) {
+    (void)state;
+    const intenti_kern *k = intenti_kern_get();
+    assert_non_null(k);
+    assert_true(strcmp(k->name, "scalar") == 0 || strcmp(k->name, "avx2") == 0);
+    const char *force = getenv("INTENT_FORCE_SCALAR");
+    if (force && *force && strcmp(force, "0") != 0)
+        assert_string_equal(k->name, "scalar");
+}
+
+int test_kern(int *total) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(avx2_matches_reference), cmocka_unit_test(reference_is_self_consistent),
+        cmocka_unit_test(chosen_set_is_known),
+    };
+    return RUN("kern", tests, total);
+}

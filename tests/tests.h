@@ -1,0 +1,43 @@
+/*
+ * tests.h - shared by the test files: cmocka, the library's internals, and helpers.
+ * Every test file defines one `int test_<name>(int *total)` that runs its group and
+ * returns the number of failed tests; main.c adds them up.
+ */
+#ifndef INTENT_TESTS_H
+#define INTENT_TESTS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "intent_impl.h"
+
+#define RUN(name, tests, total)                                                                    \
+    (*(total) += (int)(sizeof(tests) / sizeof((tests)[0])), cmocka_run_group_tests_name(name, tests, NULL, NULL))
+
+/* helpers.c */
+const char *data_dir(void);          /* ../shared/data, or $INTENT_DATA_DIR */
+int have_data(const char *set);      /* prints why and returns 0 when the set is absent */
+int quick_mode(void);                /* INTENT_TEST_QUICK=1: skip the slow, big-data tests */
+intent_dataset *load_ds(const char *path);
+intent_dataset *ds_from_text(const char *tsv);   /* a dataset from TSV text */
+intent_model *train_small(const intent_dataset *ds, uint64_t seed, uint32_t threads);
+void tmp_path(char *buf, size_t cap, const char *name);
+/* The allocation hook that fails the n-th allocation (n = 0: never). */
+void fail_alloc_at(long n);
+long alloc_count(void);
+
+int test_hash(int *total);
+int test_text(int *total);
+int test_reader(int *total);
+int test_kern(int *total);
+int test_grad(int *total);
+int test_model_io(int *total);
+int test_train(int *total);
+int test_predict(int *total);
+int test_alloc(int *total);
+int test_data(int *total);
+
+#endif
