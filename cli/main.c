@@ -15,6 +15,7 @@ static const char USAGE[] =
     "  predict   label texts from stdin or arguments\n"
     "  eval      score a model on labelled examples\n"
     "  inspect   print what a model file holds\n"
+    "  quantize  make an int8 copy of a model\n"
     "\n"
     "  --help     this text\n"
     "  --version  the version\n";
@@ -25,7 +26,7 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect},
+    {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect}, {"quantize", cmd_quantize},
 };
 
 int main(int argc, char **argv) {

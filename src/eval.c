@@ -37,23 +37,28 @@ static void eval_chunk(void *arg, uint32_t tid, uint32_t T) {
 }
 
 typedef struct counts {
+    intent_score *top;     /* [n_labels] decode scratch */
+    uint8_t *pred;         /* [n_labels] 1 if the label is predicted for this example */
     size_t exact, top1, top1_n, in_right, in_n, oos_right, oos_n;
     double bin_conf[ECE_BINS], bin_right[ECE_BINS];
     size_t bin_n[ECE_BINS];
     float *in_scores, *oos_scores; /* max confidences, for AUROC */
 } counts;
 
-/* Scores one example: conf row, gold label ids in model space (sorted, UNKNOWN last). */
+/* Scores one example: conf row, gold label ids in model space (UNKNOWN for names the
+ * model lacks). The predicted set is what intent_decode answers. */
 static void score_one(const intent_model *m, const float *conf, const uint32_t *gold, size_t n_gold,
                       float thr, intent_eval *e, counts *c) {
-    uint32_t top = 0, hit = 0, over = 0;
+    size_t n_top, over;
+    intent_decode(m, conf, thr, c->top, m->max_labels, &n_top, &over);
+    uint32_t top = c->top[0].label, hit = 0;
+    memset(c->pred, 0, m->n_labels);
+    for (size_t i = 0; i < over; i++)
+        c->pred[c->top[i].label] = 1;
     for (uint32_t k = 0; k < m->n_labels; k++) {
-        if (conf[k] > conf[top])
-            top = k;
-        bool pred = conf[k] >= thr, is_gold = false;
+        bool pred = c->pred[k], is_gold = false;
         for (size_t g = 0; g < n_gold; g++)
             is_gold |= gold[g] == k;
-        over += pred;
         hit += pred && is_gold;
         e->per_label[k].tp += pred && is_gold;
         e->per_label[k].fp += pred && !is_gold;
@@ -68,19 +73,20 @@ static void score_one(const intent_model *m, const float *conf, const uint32_t *
         c->top1 += top_right;
         c->top1_n++;
     }
-    int bin = (int)(conf[top] * ECE_BINS);
+    float tc = isnan(conf[top]) ? 0.0f : conf[top];
+    int bin = (int)(tc * ECE_BINS);
     bin = bin < 0 ? 0 : bin >= ECE_BINS ? ECE_BINS - 1 : bin;
-    c->bin_conf[bin] += conf[top];
+    c->bin_conf[bin] += tc;
     c->bin_right[bin] += top_right;
     c->bin_n[bin]++;
     if (!e->has_none)
         return;
     if (n_gold) {
-        c->in_right += top_right && conf[top] >= thr;
-        c->in_scores[c->in_n++] = conf[top];
+        c->in_right += top_right && over > 0;
+        c->in_scores[c->in_n++] = tc;
     } else {
         c->oos_right += over == 0;
-        c->oos_scores[c->oos_n++] = conf[top];
+        c->oos_scores[c->oos_n++] = tc;
     }
 }
 
@@ -174,8 +180,11 @@ static int eval_setup(eval_state *s, const intent_model *m, const intent_dataset
     s->conf = intenti_malloc((size_t)CHUNK * m->n_labels * sizeof *s->conf);
     s->c.in_scores = intenti_malloc((ds->n ? ds->n : 1) * sizeof(float));
     s->c.oos_scores = intenti_malloc((ds->n ? ds->n : 1) * sizeof(float));
+    s->c.top = intenti_malloc(m->n_labels * sizeof *s->c.top);
+    s->c.pred = intenti_malloc(m->n_labels);
     out->per_label = intenti_calloc(m->n_labels, sizeof *out->per_label);
-    if (!s->ctx || !s->map || !s->conf || !s->c.in_scores || !s->c.oos_scores || !out->per_label)
+    if (!s->ctx || !s->map || !s->conf || !s->c.in_scores || !s->c.oos_scores || !s->c.top || !s->c.pred ||
+        !out->per_label)
         return INTENT_ERR_NOMEM;
     for (uint32_t t = 0; t < s->T; t++)
         if (intent_ctx_new(m, &s->ctx[t]))
@@ -197,6 +206,8 @@ static void eval_teardown(eval_state *s) {
     intenti_free(s->conf);
     intenti_free(s->c.in_scores);
     intenti_free(s->c.oos_scores);
+    intenti_free(s->c.top);
+    intenti_free(s->c.pred);
 }
 
 int intent_evaluate(const intent_model *m, const intent_dataset *ds, float threshold, uint32_t threads,

@@ -269,6 +269,8 @@ INTENTI_HIDDEN void intenti_fb_f64(intenti_fbuild *b, const char *key, double v)
 INTENTI_HIDDEN void intenti_fb_str(intenti_fbuild *b, const char *key, const char *s);
 INTENTI_HIDDEN void intenti_fb_strs(intenti_fbuild *b, const char *key, const char *const *s, uint32_t n);
 INTENTI_HIDDEN void intenti_fb_u32s(intenti_fbuild *b, const char *key, const uint32_t *v, uint32_t n);
+/* Copies a metadata entry of another file as it is (any type, known or not). */
+INTENTI_HIDDEN void intenti_fb_kv(intenti_fbuild *b, const intenti_kv *kv);
 /* Adds a tensor; data is borrowed until intenti_fb_finish. */
 INTENTI_HIDDEN void intenti_fb_tensor(intenti_fbuild *b, const char *name, int dtype,
                                       uint32_t rows, uint32_t cols, const void *data);
@@ -305,6 +307,7 @@ struct intent_model {
     char *label_mem;
     const char *none_label; /* owned copy or NULL */
     float threshold, temperature;
+    uint32_t max_labels;  /* the decoder answers with at most this many labels */
     uint32_t n_nets;
     intenti_net nets[INTENT_MAX_NETS];
     uint32_t max_width;   /* widest layer output, for scratch sizing */

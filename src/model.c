@@ -169,6 +169,11 @@ static int read_decode(intent_model *m, const char *name, intent_error *err) {
         return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.threshold is not in [0, 1]", name);
     if (!(m->temperature > 0.0f && m->temperature < 1e6f))
         return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.temperature is not positive", name);
+    const intenti_kv *ml = intenti_fview_kv(&m->view, "decode.max_labels", INTENTI_KV_U32);
+    m->max_labels = ml ? intenti_ld32(ml->val) : m->n_labels;
+    if (m->max_labels < 1 || m->max_labels > m->n_labels)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.max_labels %u is not 1..%u", name, m->max_labels,
+                           m->n_labels);
     return INTENT_OK;
 }
 

@@ -77,6 +77,15 @@ void intenti_fb_u32s(intenti_fbuild *b, const char *key, const uint32_t *v, uint
         intenti_buf_u32(&b->meta, v[i]);
 }
 
+void intenti_fb_kv(intenti_fbuild *b, const intenti_kv *kv) {
+    intenti_buf_u16(&b->meta, (uint16_t)kv->key_len);
+    intenti_buf_put(&b->meta, kv->key, kv->key_len);
+    intenti_buf_u8(&b->meta, (uint8_t)kv->type);
+    intenti_buf_u32(&b->meta, (uint32_t)kv->val_len);
+    intenti_buf_put(&b->meta, kv->val, kv->val_len);
+    b->n_kv++;
+}
+
 void intenti_fb_tensor(intenti_fbuild *b, const char *name, int dtype, uint32_t rows,
                        uint32_t cols, const void *data) {
     if (b->n_t == b->cap_t) {

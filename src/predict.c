@@ -101,7 +101,7 @@ int intent_decode(const intent_model *m, const float *conf, float threshold, int
         }
     }
     *n_top = k;
-    *n_over = over;
+    *n_over = over < m->max_labels ? over : m->max_labels;
     return INTENT_OK;
 }
 

@@ -177,20 +177,3 @@ void intenti_prep_weigh(intenti_prep *p, const intenti_featspec *fs, const float
     for (uint32_t i = 0; i < p->n; i++)
         p->nnz[i] = intenti_weigh_row(fs, idf, p->ids + p->off[i], p->vals + p->off[i], p->nnz[i]);
 }
-
-double intenti_exact(const intenti_prep *p, const float *probs, uint32_t n_labels, float t) {
-    if (!p->n)
-        return 0.0;
-    size_t right = 0;
-    for (uint32_t i = 0; i < p->n; i++) {
-        const float *pr = probs + (size_t)i * n_labels;
-        const uint32_t *g = p->lab + p->lab_off[i];
-        uint32_t n_gold = p->lab_off[i + 1] - p->lab_off[i], hit = 0, over = 0;
-        for (uint32_t k = 0; k < n_labels; k++)
-            over += pr[k] >= t;
-        for (uint32_t j = 0; j < n_gold; j++)
-            hit += g[j] != INTENTI_UNKNOWN && pr[g[j]] >= t;
-        right += hit == n_gold && over == n_gold;
-    }
-    return (double)right / p->n;
-}

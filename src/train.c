@@ -42,7 +42,9 @@ typedef struct trainer {
     float *delta0;             /* [batch][width] */
     intenti_mlp_ws ws[N_SHARDS];
     uint32_t *order;           /* [tr.n] shuffled example order */
-    float *probs, *ens;        /* [dev.n][n_labels] this net's and the ensemble's */
+    float *probs;              /* [dev.n][n_labels] the current net's, then the ensemble's */
+    float *logits;             /* [n_nets][dev.n][n_labels] each kept net's dev logits */
+    uint32_t max_labels;       /* most labels on one training example */
     double *dev_loss;          /* [dev.n] */
     float *eval_buf;           /* [T][2][max width] */
     uint32_t max_width;
@@ -88,6 +90,7 @@ void intent_train_opts_init(intent_train_opts *o) {
     o->strip_accents = 1;
     o->threshold = 0.5f;
     o->tune_threshold = 1;
+    o->calibrate = 1;
 }
 
 static int check_opts(const intent_train_opts *o, intent_error *err) {
@@ -265,10 +268,10 @@ static int alloc_buffers(trainer *t) {
     t->delta0 = intenti_aalloc((size_t)t->o->batch * W * sizeof(float));
     t->order = intenti_malloc((t->tr.n ? t->tr.n : 1) * sizeof *t->order);
     t->probs = intenti_malloc((n_probs ? n_probs : 1) * sizeof(float));
-    t->ens = intenti_calloc(n_probs ? n_probs : 1, sizeof(float));
+    t->logits = intenti_calloc(n_probs ? n_probs * t->o->n_nets : 1, sizeof(float));
     t->dev_loss = intenti_malloc((t->dev.n ? t->dev.n : 1) * sizeof(double));
     t->eval_buf = intenti_aalloc((size_t)t->T * 2 * t->max_width * sizeof(float));
-    if (!t->g0 || !t->stamp || !t->touched || !t->delta0 || !t->order || !t->probs || !t->ens ||
+    if (!t->g0 || !t->stamp || !t->touched || !t->delta0 || !t->order || !t->probs || !t->logits ||
         !t->dev_loss || !t->eval_buf)
         return INTENT_ERR_NOMEM;
     memset(t->g0, 0, intenti_mlp_wsize(&t->net, 0) * sizeof(float));
@@ -294,7 +297,7 @@ static void trainer_free(trainer *t) {
     intenti_afree(t->delta0);
     intenti_free(t->order);
     intenti_free(t->probs);
-    intenti_free(t->ens);
+    intenti_free(t->logits);
     intenti_free(t->dev_loss);
     intenti_afree(t->eval_buf);
 }
@@ -425,8 +428,10 @@ static void phase_eval(void *arg, uint32_t tid, uint32_t T) {
     for (uint32_t i = lo; i < hi; i++) {
         const float *z = intenti_net_forward(t->k, &net, p->ids + p->off[i], p->vals + p->off[i], p->nnz[i], h0, h1);
         float *pr = t->probs + (size_t)i * t->n_labels;
+        float *zs = t->logits + ((size_t)t->net_k * p->n + i) * t->n_labels;
         double loss = 0.0;
         for (uint32_t c = 0; c < t->n_labels; c++) {
+            zs[c] = z[c];
             pr[c] = 1.0f / (1.0f + expf(-z[c]));
             loss += (z[c] > 0.0f ? z[c] : 0.0f) + log1pf(expf(-fabsf(z[c])));
         }
@@ -444,13 +449,19 @@ static void evaluate_dev(trainer *t, double *loss, double *score) {
     for (uint32_t i = 0; i < t->dev.n; i++)
         sum += t->dev_loss[i];
     *loss = t->dev.n ? sum / t->dev.n : 0.0;
-    *score = intenti_exact(&t->dev, t->probs, t->n_labels, 0.5f);
+    *score = intenti_exact(&t->dev, t->probs, t->n_labels, 0.5f, t->max_labels);
     t->t_eval += now_s() - a;
 }
 
 /* ---- one network ---- */
 
-static void label_freq(const trainer *t, float *freq) {
+/* Label frequencies in the training set (for the output biases) and the most labels one
+ * example carries (the decoder never answers with more). */
+static void label_freq(trainer *t, float *freq) {
+    t->max_labels = 1;
+    for (uint32_t i = 0; i < t->tr.n; i++)
+        if (t->tr.lab_off[i + 1] - t->tr.lab_off[i] > t->max_labels)
+            t->max_labels = t->tr.lab_off[i + 1] - t->tr.lab_off[i];
     for (uint32_t c = 0; c < t->n_labels; c++)
         freq[c] = 0.0f;
     for (size_t j = 0; j < t->tr.n_lab; j++)
@@ -483,7 +494,7 @@ static void shuffle(uint32_t *a, uint32_t n, intenti_rng *r) {
 }
 
 /* Trains net k until the dev score stops improving; leaves the best in t->best[k] and its
- * dev probabilities added into t->ens. Returns INTENT_ERR_CANCELLED if the callback says so. */
+ * dev logits in t->logits. Returns INTENT_ERR_CANCELLED if the callback says so. */
 static int train_net(trainer *t, uint32_t k, const float *freq) {
     const intent_train_opts *o = t->o;
     reset_net(t, k, freq);
@@ -528,30 +539,20 @@ static int train_net(trainer *t, uint32_t k, const float *freq) {
         if (o->patience && bad >= o->patience)
             break;
     }
-    /* the kept network's dev probabilities, for the ensemble and the threshold */
+    /* the kept network's dev logits, for the ensemble, temperature and threshold */
     intenti_mlp_copy(&t->net, &t->best[k]);
     double dl, ds;
     evaluate_dev(t, &dl, &ds);
-    size_t n = (size_t)t->dev.n * t->n_labels;
-    for (size_t i = 0; i < n; i++)
-        t->ens[i] += t->probs[i] / (float)o->n_nets;
     return rc;
 }
 
-/* The threshold with the best exact-set accuracy on dev (out-of-scope examples count as
- * right when nothing is over it); ties go to the one nearest 0.5. */
-static float tune_threshold(const trainer *t) {
-    float best_t = t->o->threshold;
-    double best = intenti_exact(&t->dev, t->ens, t->n_labels, best_t);
-    for (int i = 5; i <= 95; i++) {
-        float th = (float)i / 100.0f;
-        double s = intenti_exact(&t->dev, t->ens, t->n_labels, th);
-        if (s > best + 1e-12 || (fabs(s - best) <= 1e-12 && fabsf(th - 0.5f) < fabsf(best_t - 0.5f))) {
-            best = s;
-            best_t = th;
-        }
-    }
-    return best_t;
+/* Temperature and threshold from the dev set: both are stored in the model. */
+static void decode_choices(trainer *t, float *temperature, float *threshold) {
+    const intent_train_opts *o = t->o;
+    *temperature = o->calibrate ? intenti_fit_temperature(&t->dev, t->logits, o->n_nets, t->n_labels) : 1.0f;
+    intenti_ensemble(t->logits, o->n_nets, (size_t)t->dev.n * t->n_labels, *temperature, t->probs);
+    *threshold = o->tune_threshold ? intenti_tune_threshold(&t->dev, t->probs, t->n_labels, t->max_labels)
+                                   : o->threshold;
 }
 
 /* ---- the model image ---- */
@@ -566,7 +567,8 @@ static uint32_t data_crc(const intent_dataset *ds) {
     return c;
 }
 
-static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *train, float threshold) {
+static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *train, float threshold,
+                     float temperature) {
     const intent_train_opts *o = t->o;
     intenti_fb_str(b, "intent.writer", "intent " INTENT_VERSION_STRING);
     intenti_fb_str(b, "feat.hash", "ih1");
@@ -582,7 +584,8 @@ static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *
     intenti_fb_u32(b, "net.count", o->n_nets);
     intenti_fb_u32s(b, "net.layers", t->net.size, t->net.n_layers + 1);
     intenti_fb_f32(b, "decode.threshold", threshold);
-    intenti_fb_f32(b, "decode.temperature", 1.0f);
+    intenti_fb_f32(b, "decode.temperature", temperature);
+    intenti_fb_u32(b, "decode.max_labels", t->max_labels);
     intenti_fb_u64(b, "train.examples", t->tr.n);
     intenti_fb_u64(b, "train.dev_examples", t->dev.n);
     intenti_fb_u32(b, "train.data_crc32c", data_crc(train));
@@ -593,10 +596,11 @@ static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *
     intenti_fb_u32s(b, "train.best_epochs", t->best_epoch, o->n_nets);
 }
 
-static int build_model(trainer *t, const intent_dataset *train, float threshold, intent_model **out,
-                       intent_error *err) {
+static int build_model(trainer *t, const intent_dataset *train, intent_model **out, intent_error *err) {
+    float temperature, threshold;
+    decode_choices(t, &temperature, &threshold);
     intenti_fbuild b = {0};
-    put_meta(&b, t, train, threshold);
+    put_meta(&b, t, train, threshold, temperature);
     intenti_fb_tensor(&b, "idf", INTENTI_DT_F32, t->fs.buckets, 0, t->idf);
     char name[64];
     for (uint32_t k = 0; k < t->o->n_nets; k++) {
@@ -667,7 +671,7 @@ int intent_train(const intent_dataset *train, const intent_dataset *dev, const i
         intenti_err(err, rc, "training cancelled");
         goto done;
     }
-    rc = build_model(&t, train, o->tune_threshold ? tune_threshold(&t) : o->threshold, out, err);
+    rc = build_model(&t, train, out, err);
 done:
     trainer_free(&t);
     return rc;

@@ -33,7 +33,20 @@ INTENTI_HIDDEN int intenti_prep_idf(const intenti_prep *p, uint32_t buckets, flo
 /* Weighs raw counts in place (after intenti_prep_idf). */
 INTENTI_HIDDEN void intenti_prep_weigh(intenti_prep *p, const intenti_featspec *fs, const float *idf);
 
-/* Exact label-set accuracy of probabilities probs [n][n_labels] at threshold t. */
-INTENTI_HIDDEN double intenti_exact(const intenti_prep *p, const float *probs, uint32_t n_labels, float t);
+/* ---- calibration and decoding choices (calibrate.c) ---- */
+/* Exact label-set accuracy of probs [n][n_labels] at threshold t, keeping at most
+ * max_labels labels per example (the most confident), as intent_decode does. */
+INTENTI_HIDDEN double intenti_exact(const intenti_prep *p, const float *probs, uint32_t n_labels, float t,
+                                    uint32_t max_labels);
+/* The temperature T minimizing the dev set's binary cross-entropy of the ensemble
+ * mean of sigmoid(z / T), searched over [1/16, 16]. logits is [n_nets][p->n][n_labels]. */
+INTENTI_HIDDEN float intenti_fit_temperature(const intenti_prep *p, const float *logits, uint32_t n_nets,
+                                             uint32_t n_labels);
+/* probs = mean over nets of sigmoid(logits / T). */
+INTENTI_HIDDEN void intenti_ensemble(const float *logits, uint32_t n_nets, size_t n, float T, float *probs);
+/* The threshold in 0.05..0.95 with the best exact-set accuracy on p (out-of-scope
+ * examples count as right when nothing is over it); ties go to the one nearest 0.5. */
+INTENTI_HIDDEN float intenti_tune_threshold(const intenti_prep *p, const float *probs, uint32_t n_labels,
+                                            uint32_t max_labels);
 
 #endif
