@@ -210,6 +210,10 @@ typedef struct intent_train_opts {
     float lr;               /* Adam learning rate (default 0.001) */
     uint32_t batch;         /* examples per step (default 32) */
     float dropout;          /* on hidden activations in training (default 0.3) */
+    float input_dropout;    /* share of input n-grams dropped per example in training
+                               (default 0) */
+    float weight_decay;     /* decoupled (AdamW) weight decay per unit of lr (default 0) */
+    float label_smoothing;  /* gold targets are 1 - this (default 0) */
     float dev_fraction;     /* held out of train when no dev set is given (default 0.1) */
     uint64_t seed;          /* everything random derives from it (default 1) */
     uint32_t threads;       /* worker threads; 0 = all cores (default 0) */
@@ -219,6 +223,7 @@ typedef struct intent_train_opts {
     uint32_t char_min;      /* char n-grams within words, char_min..char_max code points */
     uint32_t char_max;      /* (default 2..5; 0,0 turns them off) */
     int sublinear_tf;       /* 1 + log(tf) instead of tf (default 1) */
+    uint32_t min_count;     /* n-grams in fewer training examples are ignored (default 1) */
     int strip_accents;      /* fold "café" to "cafe" (default 1) */
     /* decoding */
     const char *none_label; /* examples with this label train as "no label"; NULL: none */

@@ -147,29 +147,31 @@ static void forward(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern
     }
 }
 
-/* Output delta scale * (sigmoid(z) - y) and the example's BCE, computed stably. */
+/* Output delta scale * (sigmoid(z) - y) and the example's BCE, computed stably;
+ * y is 1 - smooth for gold labels, 0 for the others. */
 static double output_delta(const float *z, uint32_t n_out, const uint32_t *lab, uint32_t n_lab,
-                           float scale, float *d) {
+                           float scale, float smooth, float *d) {
     double loss = 0.0;
     for (uint32_t i = 0; i < n_out; i++) {
         float zi = z[i];
         d[i] = scale / (1.0f + expf(-zi));
         loss += (zi > 0.0f ? zi : 0.0f) + log1pf(expf(-fabsf(zi)));
     }
+    float y = 1.0f - smooth;
     for (uint32_t j = 0; j < n_lab; j++) {
-        d[lab[j]] -= scale;
-        loss -= z[lab[j]];
+        d[lab[j]] -= scale * y;
+        loss -= y * z[lab[j]];
     }
     return loss;
 }
 
 void intenti_mlp_example(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern *k,
                          const uint32_t *ids, const float *vals, uint32_t n, const uint32_t *lab,
-                         uint32_t n_lab, float p, intenti_rng *rng, float scale, float *delta0) {
-    forward(m, ws, k, ids, vals, n, p, rng);
+                         uint32_t n_lab, const intenti_xcfg *cfg, intenti_rng *rng, float *delta0) {
+    forward(m, ws, k, ids, vals, n, cfg->dropout, rng);
     uint32_t L = m->n_layers;
     float *d = ws->d0, *dprev = ws->d1;
-    ws->loss += output_delta(ws->z[L - 1], m->size[L], lab, n_lab, scale, d);
+    ws->loss += output_delta(ws->z[L - 1], m->size[L], lab, n_lab, cfg->scale, cfg->smooth, d);
     for (uint32_t l = L - 1; l >= 1; l--) {
         uint32_t n_in = m->size[l], n_out = m->size[l + 1];
         const float *a = ws->a[l - 1];

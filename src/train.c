@@ -50,6 +50,12 @@ typedef struct trainer {
     uint32_t max_width;
     /* the step in flight */
     const uint32_t *batch;
+    const uint32_t **bx_ids;   /* [batch] each example's features after input dropout */
+    const float **bx_vals;
+    uint32_t *bx_n;
+    uint32_t *drop_ids;        /* [batch][max nnz] storage for dropped-out copies */
+    float *drop_vals;
+    uint32_t max_nnz;
     uint32_t bs, n_shards, epoch, net_k;
     uint64_t step;             /* Adam step of the current net */
     uint32_t stamp_gen;        /* never reset, so old stamps never match */
@@ -87,6 +93,7 @@ void intent_train_opts_init(intent_train_opts *o) {
     o->char_min = 2;
     o->char_max = 5;
     o->sublinear_tf = 1;
+    o->min_count = 1;
     o->strip_accents = 1;
     o->threshold = 0.5f;
     o->tune_threshold = 1;
@@ -109,6 +116,14 @@ static int check_opts(const intent_train_opts *o, intent_error *err) {
         return intenti_err(err, INTENT_ERR_ARG, "batch must be 1..65536");
     if (!(o->dropout >= 0.0f && o->dropout <= 0.95f))
         return intenti_err(err, INTENT_ERR_ARG, "dropout must be in [0, 0.95]");
+    if (!(o->input_dropout >= 0.0f && o->input_dropout <= 0.9f))
+        return intenti_err(err, INTENT_ERR_ARG, "input dropout must be in [0, 0.9]");
+    if (!(o->weight_decay >= 0.0f && o->weight_decay <= 100.0f))
+        return intenti_err(err, INTENT_ERR_ARG, "weight decay must be in [0, 100]");
+    if (!(o->label_smoothing >= 0.0f && o->label_smoothing <= 0.5f))
+        return intenti_err(err, INTENT_ERR_ARG, "label smoothing must be in [0, 0.5]");
+    if (o->min_count < 1 || o->min_count > 1000000)
+        return intenti_err(err, INTENT_ERR_ARG, "min count must be 1..1000000");
     if (!(o->dev_fraction > 0.0f && o->dev_fraction <= 0.5f))
         return intenti_err(err, INTENT_ERR_ARG, "dev fraction must be in (0, 0.5]");
     if (!(o->threshold >= 0.0f && o->threshold <= 1.0f))
@@ -217,7 +232,7 @@ static int prepare(trainer *t, const intent_dataset *train, const intent_dataset
     if (!rc)
         rc = intenti_prep_build(&t->tr, train, tr_idx, n_tr, map, &t->fs, NULL, t->team);
     if (!rc)
-        rc = intenti_prep_idf(&t->tr, t->fs.buckets, &t->idf);
+        rc = intenti_prep_idf(&t->tr, t->fs.buckets, t->o->min_count, &t->idf);
     if (!rc) {
         intenti_prep_weigh(&t->tr, &t->fs, t->idf);
         rc = intenti_prep_build(&t->dev, dev ? dev : train, dev_idx, n_dev, dev ? dmap : map, &t->fs,
@@ -271,6 +286,16 @@ static int alloc_buffers(trainer *t) {
     t->logits = intenti_calloc(n_probs ? n_probs * t->o->n_nets : 1, sizeof(float));
     t->dev_loss = intenti_malloc((t->dev.n ? t->dev.n : 1) * sizeof(double));
     t->eval_buf = intenti_aalloc((size_t)t->T * 2 * t->max_width * sizeof(float));
+    for (uint32_t i = 0; i < t->tr.n; i++)
+        t->max_nnz = t->tr.nnz[i] > t->max_nnz ? t->tr.nnz[i] : t->max_nnz;
+    size_t drop = t->o->input_dropout > 0.0f ? (size_t)t->o->batch * (t->max_nnz ? t->max_nnz : 1) : 1;
+    t->bx_ids = intenti_malloc(t->o->batch * sizeof *t->bx_ids);
+    t->bx_vals = intenti_malloc(t->o->batch * sizeof *t->bx_vals);
+    t->bx_n = intenti_malloc(t->o->batch * sizeof *t->bx_n);
+    t->drop_ids = intenti_malloc(drop * sizeof *t->drop_ids);
+    t->drop_vals = intenti_malloc(drop * sizeof *t->drop_vals);
+    if (!t->bx_ids || !t->bx_vals || !t->bx_n || !t->drop_ids || !t->drop_vals)
+        return INTENT_ERR_NOMEM;
     if (!t->g0 || !t->stamp || !t->touched || !t->delta0 || !t->order || !t->probs || !t->logits ||
         !t->dev_loss || !t->eval_buf)
         return INTENT_ERR_NOMEM;
@@ -299,15 +324,50 @@ static void trainer_free(trainer *t) {
     intenti_free(t->probs);
     intenti_free(t->logits);
     intenti_free(t->dev_loss);
+    intenti_free(t->bx_ids);
+    intenti_free(t->bx_vals);
+    intenti_free(t->bx_n);
+    intenti_free(t->drop_ids);
+    intenti_free(t->drop_vals);
     intenti_afree(t->eval_buf);
 }
 
 /* ---- one step ---- */
 
+/* The batch's inputs: each example's features, or with input dropout a copy keeping
+ * each feature with probability 1 - p, scaled by 1 / (1 - p) (keyed by example, so the
+ * same for any thread count). */
+static void batch_inputs(trainer *t) {
+    const intenti_prep *p = &t->tr;
+    float q = t->o->input_dropout, keep = 1.0f / (1.0f - q);
+    for (uint32_t e = 0; e < t->bs; e++) {
+        uint32_t i = t->batch[e];
+        t->bx_ids[e] = p->ids + p->off[i];
+        t->bx_vals[e] = p->vals + p->off[i];
+        t->bx_n[e] = p->nnz[i];
+        if (q <= 0.0f)
+            continue;
+        intenti_rng r;
+        intenti_rng_seed(&r, t->o->seed + 0x2000u * t->net_k, ((uint64_t)t->epoch << 32) | i);
+        uint32_t *ids = t->drop_ids + (size_t)e * t->max_nnz, n = 0;
+        float *vals = t->drop_vals + (size_t)e * t->max_nnz;
+        for (uint32_t j = 0; j < p->nnz[i]; j++) {
+            if (intenti_rng_unit(&r) < q)
+                continue;
+            ids[n] = t->bx_ids[e][j];
+            vals[n++] = t->bx_vals[e][j] * keep;
+        }
+        t->bx_ids[e] = ids;
+        t->bx_vals[e] = vals;
+        t->bx_n[e] = n;
+    }
+}
+
 /* Phase A: forward + backward of each shard's examples. */
 static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
     uint32_t W = t->net.size[1];
+    intenti_xcfg cfg = {t->o->dropout, t->o->label_smoothing, 1.0f / (float)t->bs};
     for (uint32_t s = tid; s < t->n_shards; s += T) {
         intenti_mlp_ws *ws = &t->ws[s];
         intenti_mlp_ws_zero(ws, &t->net);
@@ -317,9 +377,8 @@ static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
             intenti_rng r;
             intenti_rng_seed(&r, t->o->seed + 0x1000u * t->net_k, ((uint64_t)t->epoch << 32) | i);
             const intenti_prep *p = &t->tr;
-            intenti_mlp_example(&t->net, ws, t->k, p->ids + p->off[i], p->vals + p->off[i], p->nnz[i],
-                                p->lab + p->lab_off[i], p->lab_off[i + 1] - p->lab_off[i], t->o->dropout,
-                                &r, 1.0f / (float)t->bs, t->delta0 + (size_t)e * W);
+            intenti_mlp_example(&t->net, ws, t->k, t->bx_ids[e], t->bx_vals[e], t->bx_n[e], p->lab + p->lab_off[i],
+                                p->lab_off[i + 1] - p->lab_off[i], &cfg, &r, t->delta0 + (size_t)e * W);
         }
     }
 }
@@ -352,19 +411,21 @@ static void phase_dense(void *arg, uint32_t tid, uint32_t T) {
             float *w = is_w ? t->net.w[l] : t->net.b[l];
             float *m = is_w ? t->am.w[l] : t->am.b[l], *v = is_w ? t->av.w[l] : t->av.b[l];
             adam(t, w + lo, m + lo, v + lo, g[0] + lo, hi - lo);
+            float decay = 1.0f - t->adam.lr * t->o->weight_decay;
+            if (is_w && decay < 1.0f)
+                for (size_t i = lo; i < hi; i++)
+                    w[i] *= decay;
         }
     }
 }
 
 /* Phase C: the layer-0 rows this batch touched, in first-use order. */
 static void collect_rows(trainer *t) {
-    const intenti_prep *p = &t->tr;
     uint32_t stamp = ++t->stamp_gen;
     t->n_touched = 0;
     for (uint32_t e = 0; e < t->bs; e++) {
-        uint32_t i = t->batch[e];
-        for (uint32_t j = 0; j < p->nnz[i]; j++) {
-            uint32_t id = p->ids[p->off[i] + j];
+        for (uint32_t j = 0; j < t->bx_n[e]; j++) {
+            uint32_t id = t->bx_ids[e][j];
             if (t->stamp[id] != stamp) {
                 t->stamp[id] = stamp;
                 t->touched[t->n_touched++] = id;
@@ -377,20 +438,22 @@ static void collect_rows(trainer *t) {
  * threads splitting the columns so each float still sums in example order. */
 static void phase_sparse(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
-    const intenti_prep *p = &t->tr;
     size_t W = t->net.size[1], c0 = W * tid / T, c1 = W * (tid + 1) / T, nc = c1 - c0;
     if (!nc)
         return;
     for (uint32_t e = 0; e < t->bs; e++) {
-        uint32_t i = t->batch[e];
         const float *d = t->delta0 + e * W + c0;
-        for (uint32_t j = 0; j < p->nnz[i]; j++)
-            t->k->axpy(t->g0 + p->ids[p->off[i] + j] * W + c0, d, p->vals[p->off[i] + j], nc);
+        for (uint32_t j = 0; j < t->bx_n[e]; j++)
+            t->k->axpy(t->g0 + t->bx_ids[e][j] * W + c0, d, t->bx_vals[e][j], nc);
     }
+    float decay = 1.0f - t->adam.lr * t->o->weight_decay;
     for (uint32_t r = 0; r < t->n_touched; r++) {
         size_t at = t->touched[r] * W + c0;
         adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + at, nc);
         memset(t->g0 + at, 0, nc * sizeof(float));
+        if (decay < 1.0f) /* decoupled weight decay (AdamW), on the rows in use */
+            for (size_t c = 0; c < nc; c++)
+                t->net.w[0][at + c] *= decay;
     }
 }
 
@@ -401,8 +464,9 @@ static double train_step(trainer *t, const uint32_t *batch, uint32_t bs) {
     t->step++;
     double b1 = 0.9, b2 = 0.999, st = (double)t->step;
     t->adam = (intenti_adam){(float)(t->o->lr * sqrt(1.0 - pow(b2, st)) / (1.0 - pow(b1, st))),
-                             (float)b1, (float)b2, 1e-7f};
+                             (float)b1, (float)b2, 1e-7f, t->o->lr};
     double a = now_s();
+    batch_inputs(t);
     intenti_team_run(t->team, phase_backprop, t);
     double b = now_s();
     intenti_team_run(t->team, phase_dense, t);
