@@ -28,6 +28,7 @@ static const char USAGE[] =
     "  --input-dropout X    share of input n-grams dropped per example (default 0)\n"
     "  --weight-decay X     decoupled weight decay (default 0)\n"
     "  --label-smoothing X  gold targets are 1 - X (default 0)\n"
+    "  --softmax-weight X   add X times a softmax cross-entropy over the labels (default 0)\n"
     "  --dev-fraction X     held-out share when no --dev (default 0.1)\n"
     "  --seed N             random seed (default 1)\n"
     "  --threads N          worker threads (default: all cores)\n"
@@ -122,7 +123,8 @@ int cmd_train(int argc, char **argv) {
         {"--patience", OPT_U32, &c.o.patience, 0, 100000}, {"--lr", OPT_F32, &c.o.lr, 1e-7, 10},
         {"--batch", OPT_U32, &c.o.batch, 1, 65536}, {"--dropout", OPT_F32, &c.o.dropout, 0, 0.95},
         {"--input-dropout", OPT_F32, &c.o.input_dropout, 0, 0.9}, {"--weight-decay", OPT_F32, &c.o.weight_decay, 0, 100},
-        {"--label-smoothing", OPT_F32, &c.o.label_smoothing, 0, 0.5}, {"--min-count", OPT_U32, &c.o.min_count, 1, 1000000},
+        {"--label-smoothing", OPT_F32, &c.o.label_smoothing, 0, 0.5},
+        {"--softmax-weight", OPT_F32, &c.o.softmax_weight, 0, 100}, {"--min-count", OPT_U32, &c.o.min_count, 1, 1000000},
         {"--dev-fraction", OPT_F32, &c.o.dev_fraction, 0.001, 0.5}, {"--seed", OPT_U64, &c.o.seed, 0, 1e18},
         {"--threads", OPT_U32, &c.o.threads, 0, 256}, {"--buckets", OPT_U32, &c.o.buckets, 1, 1 << 30},
         {"--word-ngrams", OPT_U32, &c.o.word_ngrams, 0, 3}, {"--char-ngrams", OPT_U32_LIST, &c.chars, 0, 8},

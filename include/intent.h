@@ -214,6 +214,8 @@ typedef struct intent_train_opts {
                                (default 0) */
     float weight_decay;     /* decoupled (AdamW) weight decay per unit of lr (default 0) */
     float label_smoothing;  /* gold targets are 1 - this (default 0) */
+    float softmax_weight;   /* weight of an added softmax cross-entropy over the labels,
+                               which sharpens their ranking (default 0) */
     float dev_fraction;     /* held out of train when no dev set is given (default 0.1) */
     uint64_t seed;          /* everything random derives from it (default 1) */
     uint32_t threads;       /* worker threads; 0 = all cores (default 0) */

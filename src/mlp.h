@@ -53,6 +53,8 @@ INTENTI_HIDDEN void intenti_mlp_ws_zero(intenti_mlp_ws *ws, const intenti_mlp *m
 typedef struct intenti_xcfg {
     float dropout;   /* on hidden units */
     float smooth;    /* gold targets are 1 - smooth instead of 1 */
+    float softmax;   /* weight of an extra softmax cross-entropy over the labels (gold
+                        labels share the target mass; skipped for "no label" examples) */
     float scale;     /* gradients are multiplied by this (1 / batch size) */
 } intenti_xcfg;
 

@@ -122,6 +122,8 @@ static int check_opts(const intent_train_opts *o, intent_error *err) {
         return intenti_err(err, INTENT_ERR_ARG, "weight decay must be in [0, 100]");
     if (!(o->label_smoothing >= 0.0f && o->label_smoothing <= 0.5f))
         return intenti_err(err, INTENT_ERR_ARG, "label smoothing must be in [0, 0.5]");
+    if (!(o->softmax_weight >= 0.0f && o->softmax_weight <= 100.0f))
+        return intenti_err(err, INTENT_ERR_ARG, "softmax weight must be in [0, 100]");
     if (o->min_count < 1 || o->min_count > 1000000)
         return intenti_err(err, INTENT_ERR_ARG, "min count must be 1..1000000");
     if (!(o->dev_fraction > 0.0f && o->dev_fraction <= 0.5f))
@@ -367,7 +369,7 @@ static void batch_inputs(trainer *t) {
 static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
     uint32_t W = t->net.size[1];
-    intenti_xcfg cfg = {t->o->dropout, t->o->label_smoothing, 1.0f / (float)t->bs};
+    intenti_xcfg cfg = {t->o->dropout, t->o->label_smoothing, t->o->softmax_weight, 1.0f / (float)t->bs};
     for (uint32_t s = tid; s < t->n_shards; s += T) {
         intenti_mlp_ws *ws = &t->ws[s];
         intenti_mlp_ws_zero(ws, &t->net);

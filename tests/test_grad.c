@@ -18,6 +18,7 @@ typedef struct fixture {
     intenti_mlp_ws ws;
     float p;       /* dropout */
     float smooth;  /* label smoothing */
+    float softmax; /* weight of the softmax cross-entropy */
     float delta0[16];
 } fixture;
 
@@ -27,7 +28,7 @@ static double loss_of(fixture *f) {
     intenti_rng r;
     intenti_rng_seed(&r, 3, 3);
     intenti_mlp_ws_zero(&f->ws, &f->m);
-    intenti_xcfg cfg = {f->p, f->smooth, 1.0f};
+    intenti_xcfg cfg = {f->p, f->smooth, f->softmax, 1.0f};
     intenti_mlp_example(&f->m, &f->ws, &intenti_kern_ref, IDS, VALS, 4, LAB, 2, &cfg, &r, f->delta0);
     return f->ws.loss;
 }
@@ -45,6 +46,7 @@ static void setup(fixture *f, float p) {
             f->m.b[l][i] += 0.1f * (intenti_rng_unit(&r) - 0.3f);
     f->p = p;
     f->smooth = 0.0f;
+    f->softmax = 0.0f;
 }
 
 static void teardown(fixture *f) {
@@ -71,10 +73,11 @@ static void check_param(fixture *f, float *w, float analytic, const char *what, 
         fail_msg("%s[%zu]: analytic %.6f, numeric %.6f", what, i, (double)analytic, numeric);
 }
 
-static void check_all(float p, float smooth) {
+static void check_all(float p, float smooth, float softmax) {
     fixture f;
     setup(&f, p);
     f.smooth = smooth;
+    f.softmax = softmax;
     loss_of(&f);
     /* snapshot the analytic gradients before perturbing anything */
     static float gw[3][64], gb[3][8], d0[8];
@@ -101,17 +104,22 @@ static void check_all(float p, float smooth) {
 
 static void gradients_match_finite_differences(void **state) {
     (void)state;
-    check_all(0.0f, 0.0f);
+    check_all(0.0f, 0.0f, 0.0f);
 }
 
 static void gradients_with_dropout(void **state) {
     (void)state;
-    check_all(0.3f, 0.0f);
+    check_all(0.3f, 0.0f, 0.0f);
 }
 
 static void gradients_with_label_smoothing(void **state) {
     (void)state;
-    check_all(0.0f, 0.1f);
+    check_all(0.0f, 0.1f, 0.0f);
+}
+
+static void gradients_with_softmax_loss(void **state) {
+    (void)state;
+    check_all(0.0f, 0.0f, 0.7f);
 }
 
 /* dLoss/dz for BCE on logits is sigmoid(z) - y: checked through a net with no hidden
@@ -146,6 +154,7 @@ int test_grad(int *total) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loss_gradient), cmocka_unit_test(gradients_match_finite_differences),
         cmocka_unit_test(gradients_with_dropout), cmocka_unit_test(gradients_with_label_smoothing),
+        cmocka_unit_test(gradients_with_softmax_loss),
     };
     return RUN("grad", tests, total);
 }
