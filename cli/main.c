@@ -16,6 +16,7 @@ static const char USAGE[] =
     "  eval      score a model on labelled examples\n"
     "  inspect   print what a model file holds\n"
     "  quantize  make an int8 copy of a model\n"
+    "  bench     measure latency, throughput, cold start and memory\n"
     "\n"
     "  --help     this text\n"
     "  --version  the version\n";
@@ -26,7 +27,7 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect}, {"quantize", cmd_quantize},
+    {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect}, {"quantize", cmd_quantize}, {"bench", cmd_bench},
 };
 
 int main(int argc, char **argv) {

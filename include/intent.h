@@ -104,6 +104,10 @@ INTENT_API const char *intent_status_str(int status);
 /* The library's version, "MAJOR.MINOR.PATCH". */
 INTENT_API const char *intent_version(void);
 
+/* The kernel set chosen for this CPU at first use: "avx2", "scalar", ... Setting the
+ * environment variable INTENT_FORCE_SCALAR=1 before the first call forces "scalar". */
+INTENT_API const char *intent_kernel_name(void);
+
 /* Details of a failure, filled by functions that take one (may be passed as NULL).
  * status repeats the return code; message is NUL-terminated English naming the cause. */
 typedef struct intent_error {

@@ -45,7 +45,7 @@ INTENTI_HIDDEN float intenti_fit_temperature(const intenti_prep *p, const float 
                                              uint32_t n_labels);
 /* probs = mean over nets of sigmoid(logits / T). */
 INTENTI_HIDDEN void intenti_ensemble(const float *logits, uint32_t n_nets, size_t n, float T, float *probs);
-/* The threshold in 0.05..0.95 with the best exact-set accuracy on p (out-of-scope
+/* The threshold in 0.01..0.99 with the best exact-set accuracy on p (out-of-scope
  * examples count as right when nothing is over it); ties go to the one nearest 0.5. */
 INTENTI_HIDDEN float intenti_tune_threshold(const intenti_prep *p, const float *probs, uint32_t n_labels,
                                             uint32_t max_labels);
