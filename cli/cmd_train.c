@@ -30,6 +30,8 @@ static const char USAGE[] =
     "  --label-smoothing X  gold targets are 1 - X (default 0)\n"
     "  --softmax-weight X   add X times a softmax cross-entropy over the labels (default 0)\n"
     "  --dev-fraction X     held-out share when no --dev (default 0.1)\n"
+    "  --no-refit           without --dev, keep the model trained on the rest instead of\n"
+    "                       training again on all examples for the best epoch count\n"
     "  --seed N             random seed (default 1)\n"
     "  --threads N          worker threads (default: all cores)\n"
     "features:\n"
@@ -50,7 +52,7 @@ static const char USAGE[] =
 typedef struct train_cli {
     const char *data, *dev, *out, *format;
     u32_list hidden, chars;
-    int no_sub, keep_acc, no_tune, no_cal, quiet, int8;
+    int no_sub, keep_acc, no_tune, no_cal, no_refit, quiet, int8;
     float threshold;
     intent_train_opts o;
     intent_epoch_report last;
@@ -62,8 +64,12 @@ static int progress(const intent_epoch_report *r, void *user) {
     if (!c->quiet) {
         if (c->o.n_nets > 1)
             fprintf(stderr, "net %u ", r->net + 1);
-        fprintf(stderr, "epoch %3u  loss %.5f  dev loss %.5f  dev exact %6.2f%%  %6.1fs%s\n", r->epoch,
-                r->train_loss, r->dev_loss, 100.0 * r->dev_score, r->elapsed_s, r->best ? "  *" : "");
+        if (r->refit)
+            fprintf(stderr, "refit on all examples: epoch %3u  loss %.5f  %6.1fs\n", r->epoch, r->train_loss,
+                    r->elapsed_s);
+        else
+            fprintf(stderr, "epoch %3u  loss %.5f  dev loss %.5f  dev exact %6.2f%%  %6.1fs%s\n", r->epoch,
+                    r->train_loss, r->dev_loss, 100.0 * r->dev_score, r->elapsed_s, r->best ? "  *" : "");
     }
     return 0;
 }
@@ -90,6 +96,7 @@ static int apply(train_cli *c) {
     o->strip_accents = !c->keep_acc;
     o->tune_threshold = !c->no_tune;
     o->calibrate = !c->no_cal;
+    o->refit = !c->no_refit;
     o->threshold = c->threshold;
     o->progress = progress;
     o->progress_user = c;
@@ -130,7 +137,7 @@ int cmd_train(int argc, char **argv) {
         {"--word-ngrams", OPT_U32, &c.o.word_ngrams, 0, 3}, {"--char-ngrams", OPT_U32_LIST, &c.chars, 0, 8},
         {"--no-sublinear-tf", OPT_FLAG, &c.no_sub, 0, 0}, {"--keep-accents", OPT_FLAG, &c.keep_acc, 0, 0},
         {"--threshold", OPT_F32, &c.threshold, 0, 1}, {"--no-tune-threshold", OPT_FLAG, &c.no_tune, 0, 0},
-        {"--no-calibrate", OPT_FLAG, &c.no_cal, 0, 0},
+        {"--no-calibrate", OPT_FLAG, &c.no_cal, 0, 0}, {"--no-refit", OPT_FLAG, &c.no_refit, 0, 0},
         {"--quiet", OPT_FLAG, &c.quiet, 0, 0}, {"--int8", OPT_FLAG, &c.int8, 0, 0},
     };
     const char *pos[1];

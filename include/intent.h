@@ -197,6 +197,8 @@ typedef struct intent_epoch_report {
     double t_backprop_s;   /* forward + backward passes over training examples */
     double t_update_s;     /* gradient sums and Adam updates */
     double t_eval_s;       /* scoring the dev set after each epoch */
+    int refit;             /* 1 in the refit pass (see intent_train_opts.refit): no dev
+                              scores then (dev_loss and dev_score are -1) */
 } intent_epoch_report;
 
 /* Return non-zero to stop training (intent_train then returns INTENT_ERR_CANCELLED). */
@@ -220,7 +222,10 @@ typedef struct intent_train_opts {
     float label_smoothing;  /* gold targets are 1 - this (default 0) */
     float softmax_weight;   /* weight of an added softmax cross-entropy over the labels,
                                which sharpens their ranking (default 0) */
-    float dev_fraction;     /* held out of train when no dev set is given (default 0.1) */
+    float dev_fraction;     /* held out of train when no dev set is given (default 0.1),
+                               stratified by label; every label keeps a training example */
+    int refit;              /* with a held-out slice: after early stopping, train again on
+                               all examples for the best number of epochs (default 1) */
     uint64_t seed;          /* everything random derives from it (default 1) */
     uint32_t threads;       /* worker threads; 0 = all cores (default 0) */
     /* featurizer */

@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,6 +46,8 @@ typedef struct trainer {
     float *probs;              /* [dev.n][n_labels] the current net's, then the ensemble's */
     float *logits;             /* [n_nets][dev.n][n_labels] each kept net's dev logits */
     uint32_t max_labels;       /* most labels on one training example */
+    const uint32_t *fixed;     /* refit: net k trains exactly fixed[k] epochs, no dev scoring */
+    bool all_train;            /* refit: the held-out examples train too */
     double *dev_loss;          /* [dev.n] */
     float *eval_buf;           /* [T][2][max width] */
     uint32_t max_width;
@@ -98,6 +101,7 @@ void intent_train_opts_init(intent_train_opts *o) {
     o->threshold = 0.5f;
     o->tune_threshold = 1;
     o->calibrate = 1;
+    o->refit = 1;
 }
 
 static int check_opts(const intent_train_opts *o, intent_error *err) {
@@ -185,7 +189,55 @@ static int map_dev_labels(const trainer *t, const intent_dataset *dev, uint32_t 
     return INTENT_OK;
 }
 
-/* Train and dev index lists: all of train and all of dev, or a seeded held-out slice. */
+typedef struct keyed {
+    uint32_t key, pos, idx;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b) {
+    const keyed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* A seeded held-out slice, stratified by each example's first label: every label keeps
+ * at least one training example, and the dev share of each label is dev_fraction, the
+ * fractions carried from label to label so that rare labels still give dev examples. */
+static int held_out(const trainer *t, const intent_dataset *train, uint32_t *tr_idx, uint32_t *n_tr,
+                    uint32_t *dev_idx, uint32_t *n_dev) {
+    uint32_t n = (uint32_t)train->n;
+    keyed *k = intenti_malloc(n * sizeof *k);
+    if (!k)
+        return INTENT_ERR_NOMEM;
+    intenti_rng r;
+    intenti_rng_seed(&r, t->o->seed, 1);
+    for (uint32_t i = 0; i < n; i++)
+        k[i] = (keyed){train->lab_ids[train->lab_off[i]], intenti_rng_u32(&r), i};
+    qsort(k, n, sizeof *k, cmp_keyed);
+    double carry = 0.5;
+    *n_tr = *n_dev = 0;
+    for (uint32_t a = 0, b; a < n; a = b) {
+        for (b = a + 1; b < n && k[b].key == k[a].key; b++)
+            ;
+        carry += t->o->dev_fraction * (b - a);
+        uint32_t take = (uint32_t)carry;
+        take = take > b - a - 1 ? b - a - 1 : take;
+        carry -= take;
+        for (uint32_t i = a; i < b; i++) {
+            if (i < b - take)
+                tr_idx[(*n_tr)++] = k[i].idx;
+            else
+                dev_idx[(*n_dev)++] = k[i].idx;
+        }
+    }
+    if (*n_dev == 0) /* every label has one example: the whole set is its own dev set */
+        for (uint32_t i = 0; i < n; i++)
+            dev_idx[(*n_dev)++] = i;
+    intenti_free(k);
+    return INTENT_OK;
+}
+
+/* Train and dev index lists: all of train and all of dev, or a held-out slice. */
 static int split(const trainer *t, const intent_dataset *train, const intent_dataset *dev,
                  uint32_t **tr_idx, uint32_t *n_tr, uint32_t **dev_idx, uint32_t *n_dev) {
     uint32_t n = (uint32_t)train->n;
@@ -193,32 +245,21 @@ static int split(const trainer *t, const intent_dataset *train, const intent_dat
     *dev_idx = intenti_malloc((dev ? dev->n + 1 : n) * sizeof **dev_idx);
     if (!*tr_idx || !*dev_idx)
         return INTENT_ERR_NOMEM;
+    if (!dev) {
+        int rc = held_out(t, train, *tr_idx, n_tr, *dev_idx, n_dev);
+        if (!rc && t->all_train) {
+            for (uint32_t i = 0; i < n; i++)
+                (*tr_idx)[i] = i;
+            *n_tr = n;
+        }
+        return rc;
+    }
     for (uint32_t i = 0; i < n; i++)
         (*tr_idx)[i] = i;
-    if (dev) {
-        for (uint32_t i = 0; i < dev->n; i++)
-            (*dev_idx)[i] = i;
-        *n_tr = n;
-        *n_dev = (uint32_t)dev->n;
-        return INTENT_OK;
-    }
-    intenti_rng r;
-    intenti_rng_seed(&r, t->o->seed, 1);
-    for (uint32_t i = n - 1; i > 0; i--) {
-        uint32_t j = intenti_rng_below(&r, i + 1), x = (*tr_idx)[i];
-        (*tr_idx)[i] = (*tr_idx)[j];
-        (*tr_idx)[j] = x;
-    }
-    uint32_t k = n < 2 ? 0 : (uint32_t)(t->o->dev_fraction * n + 0.5f);
-    if (n >= 2 && k == 0)
-        k = 1;
-    memcpy(*dev_idx, *tr_idx + (n - k), k * sizeof **dev_idx);
-    *n_dev = k;
-    *n_tr = n - k;
-    if (k == 0) { /* one example: it is its own dev set */
-        (*dev_idx)[0] = (*tr_idx)[0];
-        *n_dev = 1;
-    }
+    for (uint32_t i = 0; i < dev->n; i++)
+        (*dev_idx)[i] = i;
+    *n_tr = n;
+    *n_dev = (uint32_t)dev->n;
     return INTENT_OK;
 }
 
@@ -559,8 +600,29 @@ static void shuffle(uint32_t *a, uint32_t n, intenti_rng *r) {
     }
 }
 
-/* Trains net k until the dev score stops improving; leaves the best in t->best[k] and its
- * dev logits in t->logits. Returns INTENT_ERR_CANCELLED if the callback says so. */
+/* One pass over the training examples in a fresh order; returns the summed loss. */
+static double run_epoch(trainer *t, intenti_rng *r) {
+    shuffle(t->order, t->tr.n, r);
+    double loss = 0.0;
+    for (uint32_t b = 0; b < t->tr.n; b += t->o->batch) {
+        uint32_t bs = t->tr.n - b < t->o->batch ? t->tr.n - b : t->o->batch;
+        loss += train_step(t, t->order + b, bs); /* summed BCE of the batch */
+    }
+    return loss;
+}
+
+static int report(trainer *t, uint32_t k, uint32_t ep, double loss, double dloss, double dscore, bool best) {
+    if (!t->o->progress)
+        return INTENT_OK;
+    intent_epoch_report rep = {ep, k, loss / (t->tr.n ? t->tr.n : 1) / t->n_labels, dloss, dscore,
+                               now_s() - ((double)t->t0.tv_sec + t->t0.tv_nsec * 1e-9), best,
+                               t->t_feat, t->t_bp, t->t_upd, t->t_eval, t->fixed != NULL};
+    return t->o->progress(&rep, t->o->progress_user) ? INTENT_ERR_CANCELLED : INTENT_OK;
+}
+
+/* Trains net k until the dev score stops improving (or, refitting, for t->fixed[k]
+ * epochs); leaves the kept net in t->best[k] and, unless refitting, its dev logits in
+ * t->logits. Returns INTENT_ERR_CANCELLED if the callback says so. */
 static int train_net(trainer *t, uint32_t k, const float *freq) {
     const intent_train_opts *o = t->o;
     reset_net(t, k, freq);
@@ -569,42 +631,29 @@ static int train_net(trainer *t, uint32_t k, const float *freq) {
     for (uint32_t i = 0; i < t->tr.n; i++)
         t->order[i] = i;
     double best_score = -1.0, best_loss = INFINITY;
-    uint32_t bad = 0;
+    uint32_t bad = 0, last = t->fixed ? t->fixed[k] : o->epochs;
     int rc = INTENT_OK;
-    for (uint32_t ep = 1; ep <= o->epochs; ep++) {
+    for (uint32_t ep = 1; ep <= last && !rc; ep++) {
         t->epoch = ep;
-        shuffle(t->order, t->tr.n, &r);
-        double loss = 0.0;
-        for (uint32_t b = 0; b < t->tr.n; b += o->batch) {
-            uint32_t bs = t->tr.n - b < o->batch ? t->tr.n - b : o->batch;
-            loss += train_step(t, t->order + b, bs); /* summed BCE of the batch */
+        double loss = run_epoch(t, &r), dloss = -1.0, dscore = -1.0;
+        bool better = t->fixed != NULL;
+        if (!t->fixed) {
+            evaluate_dev(t, &dloss, &dscore);
+            better = dscore > best_score || (dscore == best_score && dloss < best_loss);
+            bad = better ? 0 : bad + 1;
         }
-        double dloss, dscore;
-        evaluate_dev(t, &dloss, &dscore);
-        bool better = dscore > best_score || (dscore == best_score && dloss < best_loss);
         if (better) {
             best_score = dscore;
             best_loss = dloss;
             t->best_epoch[k] = ep;
             intenti_mlp_copy(&t->best[k], &t->net);
-            bad = 0;
-        } else {
-            bad++;
         }
-        if (o->progress) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            intent_epoch_report rep = {ep, k, loss / (t->tr.n ? t->tr.n : 1) / t->n_labels, dloss, dscore,
-                                       now_s() - ((double)t->t0.tv_sec + t->t0.tv_nsec * 1e-9), better,
-                                       t->t_feat, t->t_bp, t->t_upd, t->t_eval};
-            if (o->progress(&rep, o->progress_user)) {
-                rc = INTENT_ERR_CANCELLED;
-                break;
-            }
-        }
+        rc = report(t, k, ep, loss, dloss, dscore, better);
         if (o->patience && bad >= o->patience)
             break;
     }
+    if (t->fixed)
+        return rc;
     /* the kept network's dev logits, for the ensemble, temperature and threshold */
     intenti_mlp_copy(&t->net, &t->best[k]);
     double dl, ds;
@@ -660,11 +709,11 @@ static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *
     intenti_fb_u32(b, "train.batch", o->batch);
     intenti_fb_f32(b, "train.dropout", o->dropout);
     intenti_fb_u32s(b, "train.best_epochs", t->best_epoch, o->n_nets);
+    intenti_fb_u32(b, "train.refit", t->fixed != NULL);
 }
 
-static int build_model(trainer *t, const intent_dataset *train, intent_model **out, intent_error *err) {
-    float temperature, threshold;
-    decode_choices(t, &temperature, &threshold);
+static int build_model(trainer *t, const intent_dataset *train, float temperature, float threshold,
+                       intent_model **out, intent_error *err) {
     intenti_fbuild b = {0};
     put_meta(&b, t, train, threshold, temperature);
     intenti_fb_tensor(&b, "idf", INTENTI_DT_F32, t->fs.buckets, 0, t->idf);
@@ -691,6 +740,33 @@ static int build_model(trainer *t, const intent_dataset *train, intent_model **o
     return intenti_model_from_image(img, len, false, "<trained model>", out, err);
 }
 
+/* One training run: featurize, allocate, train every net. */
+static int run(trainer *t, const intent_dataset *train, const intent_dataset *dev, intent_error *err) {
+    t->k = intenti_kern_get();
+    t->T = t->o->threads ? (t->o->threads > 256 ? 256 : t->o->threads) : intenti_n_cpus();
+    make_featspec(t);
+    int rc = intenti_team_new(t->T, &t->team);
+    if (rc)
+        return intenti_err(err, rc, "cannot start %u threads", t->T);
+    rc = prepare(t, train, dev, err);
+    if (rc)
+        return rc;
+    rc = alloc_net(t);
+    if (!rc)
+        rc = alloc_buffers(t);
+    if (rc)
+        return intenti_err(err, rc, rc == INTENT_ERR_LIMIT ? "buckets x first hidden width is too large"
+                                                           : "out of memory for the network");
+    float *freq = intenti_malloc(t->n_labels * sizeof *freq);
+    if (!freq)
+        return intenti_err(err, INTENT_ERR_NOMEM, "out of memory");
+    label_freq(t, freq);
+    for (uint32_t k = 0; k < t->o->n_nets && !rc; k++)
+        rc = train_net(t, k, freq);
+    intenti_free(freq);
+    return rc ? intenti_err(err, rc, "training cancelled") : INTENT_OK;
+}
+
 int intent_train(const intent_dataset *train, const intent_dataset *dev, const intent_train_opts *o,
                  intent_model **out, intent_error *err) {
     if (!train || !o || !out)
@@ -705,40 +781,26 @@ int intent_train(const intent_dataset *train, const intent_dataset *dev, const i
     memset(&t, 0, sizeof t);
     t.o = o;
     clock_gettime(CLOCK_MONOTONIC, &t.t0);
-    t.k = intenti_kern_get();
-    t.T = o->threads ? (o->threads > 256 ? 256 : o->threads) : intenti_n_cpus();
-    make_featspec(&t);
-    rc = intenti_team_new(t.T, &t.team);
-    if (rc) {
-        intenti_err(err, rc, "cannot start %u threads", t.T);
-        goto done;
-    }
-    rc = prepare(&t, train, dev, err);
-    if (rc)
-        goto done;
-    rc = alloc_net(&t);
+    float temperature = 1.0f, threshold = o->threshold;
+    rc = run(&t, train, dev, err);
     if (!rc)
-        rc = alloc_buffers(&t);
-    if (rc) {
-        intenti_err(err, rc, rc == INTENT_ERR_LIMIT ? "buckets x first hidden width is too large"
-                                                    : "out of memory for the network");
-        goto done;
+        decode_choices(&t, &temperature, &threshold);
+    /* Refit: with a held-out slice (no dev set given, and the slice was not the whole
+     * set), train again on all the examples for each net's best epoch count, keeping the
+     * temperature and threshold chosen on the slice. More data beats a dev set here. */
+    bool refit = !rc && !dev && o->refit && t.tr.n < train->n;
+    if (refit) {
+        uint32_t epochs[INTENT_MAX_NETS];
+        memcpy(epochs, t.best_epoch, sizeof epochs);
+        trainer done = {.o = o, .t0 = t.t0, .fixed = epochs, .all_train = true, .t_feat = t.t_feat,
+                        .t_bp = t.t_bp, .t_upd = t.t_upd, .t_eval = t.t_eval};
+        trainer_free(&t);
+        t = done;
+        memcpy(t.best_epoch, epochs, sizeof epochs);
+        rc = run(&t, train, NULL, err);
     }
-    float *freq = intenti_malloc(t.n_labels * sizeof *freq);
-    if (!freq) {
-        rc = intenti_err(err, INTENT_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    label_freq(&t, freq);
-    for (uint32_t k = 0; k < o->n_nets && !rc; k++)
-        rc = train_net(&t, k, freq);
-    intenti_free(freq);
-    if (rc) {
-        intenti_err(err, rc, "training cancelled");
-        goto done;
-    }
-    rc = build_model(&t, train, out, err);
-done:
+    if (!rc)
+        rc = build_model(&t, train, temperature, threshold, out, err);
     trainer_free(&t);
     return rc;
 }
