@@ -38,8 +38,12 @@ typedef struct trainer {
     intenti_mlp net, am, av;   /* parameters and Adam moments */
     intenti_mlp best[INTENT_MAX_NETS];
     uint32_t best_epoch[INTENT_MAX_NETS];
-    float *g0;                 /* [buckets][width]: layer-0 gradient rows, zero between steps */
-    uint32_t *stamp, *touched, n_touched;
+    float *g0;                 /* [g0_rows][width]: the step's layer-0 gradient, one compact
+                                  row per touched bucket (slot order) */
+    size_t g0_rows;            /* min(buckets, batch x most features of an example) */
+    uint32_t *stamp, *slot;    /* [buckets]: step stamp, and the bucket's slot in g0 */
+    uint32_t *touched, n_touched; /* [g0_rows]: slot -> bucket */
+    uint32_t *bx_slot;         /* [batch][max nnz]: each input feature's g0 slot */
     float *delta0;             /* [batch][width] */
     intenti_mlp_ws ws[N_SHARDS];
     uint32_t *order;           /* [tr.n] shuffled example order */
@@ -320,9 +324,8 @@ static int alloc_net(trainer *t) {
 static int alloc_buffers(trainer *t) {
     uint32_t B = t->fs.buckets, W = t->net.size[1];
     size_t n_probs = (size_t)t->dev.n * t->n_labels;
-    t->g0 = intenti_aalloc(intenti_mlp_wsize(&t->net, 0) * sizeof(float));
     t->stamp = intenti_calloc(B, sizeof *t->stamp);
-    t->touched = intenti_malloc(B * sizeof *t->touched);
+    t->slot = intenti_malloc(B * sizeof *t->slot);
     t->delta0 = intenti_aalloc((size_t)t->o->batch * W * sizeof(float));
     t->order = intenti_malloc((t->tr.n ? t->tr.n : 1) * sizeof *t->order);
     t->probs = intenti_malloc((n_probs ? n_probs : 1) * sizeof(float));
@@ -339,10 +342,16 @@ static int alloc_buffers(trainer *t) {
     t->drop_vals = intenti_malloc(drop * sizeof *t->drop_vals);
     if (!t->bx_ids || !t->bx_vals || !t->bx_n || !t->drop_ids || !t->drop_vals)
         return INTENT_ERR_NOMEM;
-    if (!t->g0 || !t->stamp || !t->touched || !t->delta0 || !t->order || !t->probs || !t->logits ||
+    size_t per_batch = (size_t)t->o->batch * (t->max_nnz ? t->max_nnz : 1);
+    t->g0_rows = per_batch < B ? per_batch : B;
+    t->g0 = intenti_aalloc(t->g0_rows * W * sizeof(float));
+    t->touched = intenti_malloc(t->g0_rows * sizeof *t->touched);
+    t->bx_slot = intenti_malloc(per_batch * sizeof *t->bx_slot);
+    if (!t->g0 || !t->touched || !t->bx_slot)
+        return INTENT_ERR_NOMEM;
+    if (!t->stamp || !t->slot || !t->delta0 || !t->order || !t->probs || !t->logits ||
         !t->dev_loss || !t->eval_buf)
         return INTENT_ERR_NOMEM;
-    memset(t->g0, 0, intenti_mlp_wsize(&t->net, 0) * sizeof(float));
     return INTENT_OK;
 }
 
@@ -361,7 +370,9 @@ static void trainer_free(trainer *t) {
         intenti_mlp_free(&t->best[k]);
     intenti_afree(t->g0);
     intenti_free(t->stamp);
+    intenti_free(t->slot);
     intenti_free(t->touched);
+    intenti_free(t->bx_slot);
     intenti_afree(t->delta0);
     intenti_free(t->order);
     intenti_free(t->probs);
@@ -462,38 +473,45 @@ static void phase_dense(void *arg, uint32_t tid, uint32_t T) {
     }
 }
 
-/* Phase C: the layer-0 rows this batch touched, in first-use order. */
+/* Phase C: the layer-0 rows this batch touched, each given a compact g0 slot in
+ * first-use order, and every input feature's slot noted for phase D. */
 static void collect_rows(trainer *t) {
     uint32_t stamp = ++t->stamp_gen;
     t->n_touched = 0;
     for (uint32_t e = 0; e < t->bs; e++) {
+        uint32_t *fs = t->bx_slot + (size_t)e * t->max_nnz;
         for (uint32_t j = 0; j < t->bx_n[e]; j++) {
             uint32_t id = t->bx_ids[e][j];
             if (t->stamp[id] != stamp) {
                 t->stamp[id] = stamp;
+                t->slot[id] = t->n_touched;
                 t->touched[t->n_touched++] = id;
             }
+            fs[j] = t->slot[id];
         }
     }
 }
 
-/* Phase D: layer-0 gradient rows (x_j * delta0 of each example) and lazy Adam on them,
- * threads splitting the columns so each float still sums in example order. */
+/* Phase D: layer-0 gradient rows (x_j * delta0 of each example, summed in the compact
+ * g0) and lazy Adam on the rows in use, threads splitting the columns so each float
+ * still sums in example order. */
 static void phase_sparse(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
     size_t W = t->net.size[1], c0 = W * tid / T, c1 = W * (tid + 1) / T, nc = c1 - c0;
     if (!nc)
         return;
+    for (uint32_t r = 0; r < t->n_touched; r++)
+        memset(t->g0 + r * W + c0, 0, nc * sizeof(float));
     for (uint32_t e = 0; e < t->bs; e++) {
         const float *d = t->delta0 + e * W + c0;
+        const uint32_t *fs = t->bx_slot + (size_t)e * t->max_nnz;
         for (uint32_t j = 0; j < t->bx_n[e]; j++)
-            t->k->axpy(t->g0 + t->bx_ids[e][j] * W + c0, d, t->bx_vals[e][j], nc);
+            t->k->axpy(t->g0 + fs[j] * W + c0, d, t->bx_vals[e][j], nc);
     }
     float decay = 1.0f - t->adam.lr * t->o->weight_decay;
     for (uint32_t r = 0; r < t->n_touched; r++) {
         size_t at = t->touched[r] * W + c0;
-        adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + at, nc);
-        memset(t->g0 + at, 0, nc * sizeof(float));
+        adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + r * W + c0, nc);
         if (decay < 1.0f) /* decoupled weight decay (AdamW), on the rows in use */
             for (size_t c = 0; c < nc; c++)
                 t->net.w[0][at + c] *= decay;
