@@ -64,8 +64,8 @@ static int dump(const char *path, int json) {
         fail_msg("feedback", "%s", err.message);
         return 1;
     }
-    fprintf(stderr, "intent feedback: %s: %llu records, %llu bytes of torn tail skipped\n", path,
-            (unsigned long long)n, (unsigned long long)skipped);
+    fprintf(stderr, "intent feedback: %s: %llu record%s, %llu bytes of torn tail skipped\n", path,
+            (unsigned long long)n, n == 1 ? "" : "s", (unsigned long long)skipped);
     return 0;
 }
 
