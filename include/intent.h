@@ -403,7 +403,8 @@ typedef struct intent_feedback intent_feedback;
  * torn tail after it is cut off (ftruncate, fdatasync) and counted in
  * intent_feedback_stats.torn_bytes. A file shorter than the header that is a beginning of
  * one (a creation cut short) is completed. A log damaged in the middle is left untouched
- * and refused (INTENT_ERR_CHECKSUM): move it aside; intent_feedback_read still reads the
+ * and refused (INTENT_ERR_CHECKSUM; INTENT_ERR_FORMAT for a record whose checksum holds
+ * but whose content is invalid): move it aside; intent_feedback_read still reads the
  * records before the damage.
  * *out: the handle, NULL on failure; close it with intent_feedback_close. path is copied.
  * err: may be NULL. */
