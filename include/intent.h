@@ -470,8 +470,9 @@ typedef int (*intent_feedback_fn)(const intent_feedback_record *r, void *user);
  *   - damage with whole records after it gives INTENT_ERR_CHECKSUM (or INTENT_ERR_FORMAT)
  *     and a message naming its byte offset; *n_skipped is the bytes from there to the end.
  * The records before the stop have been passed to fn in every case. fn returning non-zero
- * stops the scan with INTENT_ERR_CANCELLED. Memory: one buffer of the largest record.
- * The log is read with pread (no mmap), so a writer cutting a torn tail meanwhile is safe.
+ * stops the scan with INTENT_ERR_CANCELLED. Memory: a 256 KiB read buffer, or one of the
+ * largest record (1 MiB at most). The log is read with pread (no mmap), so a writer
+ * cutting a torn tail meanwhile is safe. Scans share nothing: any number may run at once.
  * *n_records: the whole records fn returned 0 for. n_records, n_skipped, err: may be NULL. */
 INTENT_API int intent_feedback_scan(const char *path, intent_feedback_fn fn, void *user,
                                     uint64_t *n_records, uint64_t *n_skipped,

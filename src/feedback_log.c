@@ -165,7 +165,7 @@ int intent_feedback_open(const char *path, intent_feedback **out, intent_error *
     if (!path || !out || !*path) {
         if (out)
             *out = NULL;
-        return intenti_err(err, INTENT_ERR_ARG, "intent_feedback_open: %s path", path ? "empty" : "NULL");
+        return intenti_err(err, INTENT_ERR_ARG, "intent_feedback_open: %s", !path ? "NULL path" : !out ? "NULL out" : "empty path");
     }
     *out = NULL;
     intent_feedback *h = intenti_calloc(1, sizeof *h);
