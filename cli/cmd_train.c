@@ -47,12 +47,13 @@ static const char USAGE[] =
     "  --no-tune-threshold  keep --threshold instead of choosing it on the dev set\n"
     "  --no-calibrate       keep temperature 1 instead of fitting it on the dev set\n"
     "  --int8               store weights as int8 (about 4x smaller; see intent quantize)\n"
+    "  --no-clauses         multi-label data: do not read compound commands clause by clause\n"
     "  --quiet              no progress lines\n";
 
 typedef struct train_cli {
     const char *data, *dev, *out, *format;
     u32_list hidden, chars;
-    int no_sub, keep_acc, no_tune, no_cal, no_refit, quiet, int8;
+    int no_sub, keep_acc, no_tune, no_cal, no_refit, no_clauses, quiet, int8;
     float threshold;
     intent_train_opts o;
     intent_epoch_report last;
@@ -97,6 +98,7 @@ static int apply(train_cli *c) {
     o->tune_threshold = !c->no_tune;
     o->calibrate = !c->no_cal;
     o->refit = !c->no_refit;
+    o->clause_decoding = !c->no_clauses;
     o->threshold = c->threshold;
     o->progress = progress;
     o->progress_user = c;
@@ -138,6 +140,7 @@ int cmd_train(int argc, char **argv) {
         {"--no-sublinear-tf", OPT_FLAG, &c.no_sub, 0, 0}, {"--keep-accents", OPT_FLAG, &c.keep_acc, 0, 0},
         {"--threshold", OPT_F32, &c.threshold, 0, 1}, {"--no-tune-threshold", OPT_FLAG, &c.no_tune, 0, 0},
         {"--no-calibrate", OPT_FLAG, &c.no_cal, 0, 0}, {"--no-refit", OPT_FLAG, &c.no_refit, 0, 0},
+        {"--no-clauses", OPT_FLAG, &c.no_clauses, 0, 0},
         {"--quiet", OPT_FLAG, &c.quiet, 0, 0}, {"--int8", OPT_FLAG, &c.int8, 0, 0},
     };
     const char *pos[1];

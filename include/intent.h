@@ -242,6 +242,8 @@ typedef struct intent_train_opts {
     int tune_threshold;     /* pick the threshold on the dev set (default 1) */
     int calibrate;          /* fit a temperature on the dev set so confidences are
                                calibrated (default 1) */
+    int clause_decoding;    /* multi-label data: read compound commands clause by clause
+                               (see intent_predict) (default 1) */
     /* reporting */
     intent_progress_fn progress; /* called after each epoch; may be NULL */
     void *progress_user;
@@ -320,6 +322,11 @@ typedef struct intent_score {
  *      only those in top), but never more than the most labels one training example had
  *      (a model trained on single-label data answers with one label at most);
  *      0 means out of scope. The labels that apply are top[0 .. min(n_over, n_top)).
+ * Compound commands: a model trained on multi-label data cuts a text into clauses at
+ * ',' ';' and the words "and", "then", "also"; with two or more clauses, each clause gives
+ * its labels over the threshold (at most as many as one clause had in training), and the
+ * answer is their union (the whole text's labels if no clause gives any). Confidences
+ * are then the best of the whole text and its clauses.
  * threshold < 0 uses the model's stored threshold.
  * Allocates nothing once ctx is sized for m. Thread-safe on a shared model. */
 INTENT_API int intent_predict(const intent_model *m, intent_ctx *ctx, const char *text,

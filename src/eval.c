@@ -18,26 +18,26 @@
 typedef struct eval_job {
     const intent_model *m;
     const intent_dataset *ds;
-    intent_ctx **ctx;  /* [threads] */
-    size_t lo, n;      /* the chunk: examples lo .. lo + n */
-    float *conf;       /* [n][n_labels] */
+    intent_ctx **ctx;    /* [threads] */
+    size_t lo, n;        /* the chunk: examples lo .. lo + n */
+    float thr;
+    intent_score *top;   /* [n][n_labels]: each example's answer, as intent_predict gives it */
+    size_t *n_over;      /* [n] */
     int rc;
 } eval_job;
 
 static void eval_chunk(void *arg, uint32_t tid, uint32_t T) {
     eval_job *j = arg;
-    size_t a = j->n * tid / T, b = j->n * (tid + 1) / T;
+    size_t a = j->n * tid / T, b = j->n * (tid + 1) / T, N = j->m->n_labels, n_top;
     for (size_t i = a; i < b; i++) {
         size_t len;
         const char *text = intent_dataset_example(j->ds, j->lo + i, &len, NULL, NULL);
-        const char *texts[1] = {text};
-        if (intent_predict_batch(j->m, j->ctx[tid], texts, &len, 1, j->conf + i * j->m->n_labels))
+        if (intent_predict(j->m, j->ctx[tid], text, len, j->thr, j->top + i * N, N, &n_top, &j->n_over[i]))
             j->rc = INTENT_ERR_NOMEM;
     }
 }
 
 typedef struct counts {
-    intent_score *top;     /* [n_labels] decode scratch */
     uint8_t *pred;         /* [n_labels] 1 if the label is predicted for this example */
     size_t exact, top1, top1_n, in_right, in_n, oos_right, oos_n;
     double bin_conf[ECE_BINS], bin_right[ECE_BINS];
@@ -45,16 +45,14 @@ typedef struct counts {
     float *in_scores, *oos_scores; /* max confidences, for AUROC */
 } counts;
 
-/* Scores one example: conf row, gold label ids in model space (UNKNOWN for names the
- * model lacks). The predicted set is what intent_decode answers. */
-static void score_one(const intent_model *m, const float *conf, const uint32_t *gold, size_t n_gold,
-                      float thr, intent_eval *e, counts *c) {
-    size_t n_top, over;
-    intent_decode(m, conf, thr, c->top, m->max_labels, &n_top, &over);
-    uint32_t top = c->top[0].label, hit = 0;
+/* Scores one example: its answer (top[n_labels], the first `over` apply) against its gold
+ * label ids in model space (UNKNOWN for names the model lacks). */
+static void score_one(const intent_model *m, const intent_score *ans, size_t over, const uint32_t *gold,
+                      size_t n_gold, intent_eval *e, counts *c) {
+    uint32_t top = ans[0].label, hit = 0;
     memset(c->pred, 0, m->n_labels);
     for (size_t i = 0; i < over; i++)
-        c->pred[c->top[i].label] = 1;
+        c->pred[ans[i].label] = 1;
     for (uint32_t k = 0; k < m->n_labels; k++) {
         bool pred = c->pred[k], is_gold = false;
         for (size_t g = 0; g < n_gold; g++)
@@ -73,7 +71,7 @@ static void score_one(const intent_model *m, const float *conf, const uint32_t *
         c->top1 += top_right;
         c->top1_n++;
     }
-    float tc = isnan(conf[top]) ? 0.0f : conf[top];
+    float tc = isnan(ans[0].confidence) ? 0.0f : ans[0].confidence;
     int bin = (int)(tc * ECE_BINS);
     bin = bin < 0 ? 0 : bin >= ECE_BINS ? ECE_BINS - 1 : bin;
     c->bin_conf[bin] += tc;
@@ -166,7 +164,8 @@ typedef struct eval_state {
     intent_ctx **ctx;
     uint32_t T;
     uint32_t *map;
-    float *conf;
+    intent_score *top;  /* [CHUNK][n_labels] */
+    size_t *n_over;     /* [CHUNK] */
     counts c;
 } eval_state;
 
@@ -177,13 +176,13 @@ static int eval_setup(eval_state *s, const intent_model *m, const intent_dataset
         return INTENT_ERR_NOMEM;
     s->ctx = intenti_calloc(s->T, sizeof *s->ctx);
     s->map = intenti_malloc((ds->n_labels ? ds->n_labels : 1) * sizeof *s->map);
-    s->conf = intenti_malloc((size_t)CHUNK * m->n_labels * sizeof *s->conf);
+    s->top = intenti_malloc((size_t)CHUNK * m->n_labels * sizeof *s->top);
+    s->n_over = intenti_malloc(CHUNK * sizeof *s->n_over);
     s->c.in_scores = intenti_malloc((ds->n ? ds->n : 1) * sizeof(float));
     s->c.oos_scores = intenti_malloc((ds->n ? ds->n : 1) * sizeof(float));
-    s->c.top = intenti_malloc(m->n_labels * sizeof *s->c.top);
     s->c.pred = intenti_malloc(m->n_labels);
     out->per_label = intenti_calloc(m->n_labels, sizeof *out->per_label);
-    if (!s->ctx || !s->map || !s->conf || !s->c.in_scores || !s->c.oos_scores || !s->c.top || !s->c.pred ||
+    if (!s->ctx || !s->map || !s->top || !s->n_over || !s->c.in_scores || !s->c.oos_scores || !s->c.pred ||
         !out->per_label)
         return INTENT_ERR_NOMEM;
     for (uint32_t t = 0; t < s->T; t++)
@@ -203,10 +202,10 @@ static void eval_teardown(eval_state *s) {
     intenti_free(s->ctx);
     intenti_team_free(s->team);
     intenti_free(s->map);
-    intenti_free(s->conf);
+    intenti_free(s->top);
+    intenti_free(s->n_over);
     intenti_free(s->c.in_scores);
     intenti_free(s->c.oos_scores);
-    intenti_free(s->c.top);
     intenti_free(s->c.pred);
 }
 
@@ -225,12 +224,12 @@ int intent_evaluate(const intent_model *m, const intent_dataset *ds, float thres
     int rc = eval_setup(&s, m, ds, threads, out);
     uint32_t gold[INTENTI_LINE_LABELS];
     for (size_t lo = 0; !rc && lo < ds->n; lo += CHUNK) {
-        eval_job job = {m, ds, s.ctx, lo, ds->n - lo < CHUNK ? ds->n - lo : CHUNK, s.conf, INTENT_OK};
+        eval_job job = {m, ds, s.ctx, lo, ds->n - lo < CHUNK ? ds->n - lo : CHUNK, thr, s.top, s.n_over, INTENT_OK};
         intenti_team_run(s.team, eval_chunk, &job);
         rc = job.rc;
         for (size_t i = 0; !rc && i < job.n; i++) {
             size_t n_gold = gold_of(ds, lo + i, s.map, gold, &out->n_unknown);
-            score_one(m, s.conf + i * m->n_labels, gold, n_gold, thr, out, &s.c);
+            score_one(m, s.top + i * m->n_labels, s.n_over[i], gold, n_gold, out, &s.c);
         }
     }
     if (!rc)

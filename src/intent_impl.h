@@ -171,6 +171,25 @@ typedef void (*intenti_word_fn)(const int32_t *cp, size_t n, void *user);
 INTENTI_HIDDEN void intenti_words(const intenti_featspec *fs, const char *text, size_t len,
                                   int32_t *buf, intenti_word_fn fn, void *user);
 
+/* ---- clauses (clause.c) ---- */
+#define INTENTI_MAX_CLAUSES 16
+#define INTENTI_CLAUSE_WORDS 16
+typedef struct intenti_clausespec {
+    uint32_t max_labels;   /* labels one clause may give; 0: clause decoding off */
+    char marks[16];        /* boundary characters */
+    uint32_t n_marks;
+    char words[INTENTI_CLAUSE_WORDS][16]; /* boundary words, lowercase ASCII */
+    uint32_t word_len[INTENTI_CLAUSE_WORDS];
+    uint32_t n_words;
+} intenti_clausespec;
+typedef struct intenti_span {
+    size_t start, len;
+} intenti_span;
+/* Cuts s[0..n) into clauses (see clause.c); out has INTENTI_MAX_CLAUSES entries. */
+INTENTI_HIDDEN size_t intenti_clauses(const intenti_clausespec *cs, const char *s, size_t n, intenti_span *out);
+/* The default boundaries: ",;" and and, then, also. */
+INTENTI_HIDDEN void intenti_clausespec_default(intenti_clausespec *cs, uint32_t max_labels);
+
 /* ---- datasets (dataset.c) ---- */
 struct intent_dataset {
     char **texts;        /* [n] owned, NUL-terminated */
@@ -316,6 +335,7 @@ struct intent_model {
     const char *none_label; /* owned copy or NULL */
     float threshold, temperature;
     uint32_t max_labels;  /* the decoder answers with at most this many labels */
+    intenti_clausespec clauses;
     uint32_t n_nets;
     intenti_net nets[INTENT_MAX_NETS];
     uint32_t max_width;   /* widest layer output, for scratch sizing */

@@ -160,6 +160,42 @@ static int read_nets(intent_model *m, const char *name, intent_error *err) {
     return INTENT_OK;
 }
 
+/* Clause decoding (clause.c): absent means off; marks and words default when absent. */
+static int read_clauses(intent_model *m, const char *name, intent_error *err) {
+    const intenti_kv *cm = intenti_fview_kv(&m->view, "decode.clause_max_labels", INTENTI_KV_U32);
+    intenti_clausespec *cs = &m->clauses;
+    intenti_clausespec_default(cs, cm ? intenti_ld32(cm->val) : 0);
+    if (cs->max_labels > m->max_labels)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.clause_max_labels exceeds decode.max_labels", name);
+    const intenti_kv *mk = intenti_fview_kv(&m->view, "decode.clause_marks", INTENTI_KV_STR);
+    if (mk) {
+        if (mk->count >= sizeof cs->marks)
+            return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.clause_marks is longer than 15 bytes", name);
+        memcpy(cs->marks, mk->val, mk->count);
+        cs->n_marks = mk->count;
+    }
+    const intenti_kv *wd = intenti_fview_kv(&m->view, "decode.clause_words", INTENTI_KV_STRS);
+    if (!wd)
+        return INTENT_OK;
+    if (wd->count > INTENTI_CLAUSE_WORDS)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.clause_words has more than %d words", name, INTENTI_CLAUSE_WORDS);
+    cs->n_words = wd->count;
+    size_t pos = 4;
+    for (uint32_t i = 0; i < wd->count; i++) {
+        uint32_t sl = intenti_ld32(wd->val + pos);
+        const char *w = (const char *)wd->val + pos + 4;
+        bool ok = sl >= 1 && sl < sizeof cs->words[i];
+        for (uint32_t j = 0; ok && j < sl; j++)
+            ok = w[j] >= 'a' && w[j] <= 'z';
+        if (!ok)
+            return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.clause_words[%u] is not 1..15 lowercase letters", name, i);
+        memcpy(cs->words[i], w, sl);
+        cs->word_len[i] = sl;
+        pos += 4 + sl;
+    }
+    return INTENT_OK;
+}
+
 static int read_decode(intent_model *m, const char *name, intent_error *err) {
     const intenti_kv *t = intenti_fview_kv(&m->view, "decode.threshold", INTENTI_KV_F32);
     const intenti_kv *T = intenti_fview_kv(&m->view, "decode.temperature", INTENTI_KV_F32);
@@ -174,7 +210,7 @@ static int read_decode(intent_model *m, const char *name, intent_error *err) {
     if (m->max_labels < 1 || m->max_labels > m->n_labels)
         return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.max_labels %u is not 1..%u", name, m->max_labels,
                            m->n_labels);
-    return INTENT_OK;
+    return read_clauses(m, name, err);
 }
 
 int intenti_model_from_image(uint8_t *image, size_t len, bool mapped, const char *name,

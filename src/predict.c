@@ -14,28 +14,43 @@ struct intent_ctx {
     intenti_feats feats;
     float *h0, *h1;       /* [width] ping-pong activations */
     float *conf;          /* [n_labels] */
-    uint32_t width;       /* capacity of h0, h1 and conf */
+    float *part, *agg;    /* [n_labels] a clause's confidences; best over text and clauses */
+    uint8_t *sel;         /* [n_labels] labels chosen by some clause */
+    uint32_t width;       /* capacity of the arrays above */
 };
+
+static void ctx_release(intent_ctx *c) {
+    intenti_afree(c->h0);
+    intenti_afree(c->h1);
+    intenti_afree(c->conf);
+    intenti_afree(c->part);
+    intenti_afree(c->agg);
+    intenti_afree(c->sel);
+}
 
 static int ctx_fit(intent_ctx *c, const intent_model *m) {
     uint32_t need = m->max_width;
     if (need <= c->width)
         return INTENT_OK;
-    float *h0 = intenti_aalloc((size_t)need * sizeof(float));
-    float *h1 = intenti_aalloc((size_t)need * sizeof(float));
-    float *cf = intenti_aalloc((size_t)need * sizeof(float));
-    if (!h0 || !h1 || !cf) {
-        intenti_afree(h0);
-        intenti_afree(h1);
-        intenti_afree(cf);
+    intent_ctx n = {0};
+    size_t bytes = (size_t)need * sizeof(float);
+    n.h0 = intenti_aalloc(bytes);
+    n.h1 = intenti_aalloc(bytes);
+    n.conf = intenti_aalloc(bytes);
+    n.part = intenti_aalloc(bytes);
+    n.agg = intenti_aalloc(bytes);
+    n.sel = intenti_aalloc(need);
+    if (!n.h0 || !n.h1 || !n.conf || !n.part || !n.agg || !n.sel) {
+        ctx_release(&n);
         return INTENT_ERR_NOMEM;
     }
-    intenti_afree(c->h0);
-    intenti_afree(c->h1);
-    intenti_afree(c->conf);
-    c->h0 = h0;
-    c->h1 = h1;
-    c->conf = cf;
+    ctx_release(c);
+    c->h0 = n.h0;
+    c->h1 = n.h1;
+    c->conf = n.conf;
+    c->part = n.part;
+    c->agg = n.agg;
+    c->sel = n.sel;
     c->width = need;
     return INTENT_OK;
 }
@@ -62,9 +77,7 @@ void intent_ctx_free(intent_ctx *c) {
     if (!c)
         return;
     intenti_feats_free(&c->feats);
-    intenti_afree(c->h0);
-    intenti_afree(c->h1);
-    intenti_afree(c->conf);
+    ctx_release(c);
     intenti_free(c);
 }
 
@@ -132,10 +145,99 @@ int intent_decode(const intent_model *m, const float *conf, float threshold, int
     return INTENT_OK;
 }
 
+/* Marks in c->sel the (up to clause max_labels) labels of one clause over the threshold,
+ * most confident first, and keeps the best confidence of every label in c->agg. */
+static void clause_labels(const intent_model *m, intent_ctx *c, float threshold) {
+    for (uint32_t k = 0; k < m->n_labels; k++)
+        c->agg[k] = c->part[k] > c->agg[k] ? c->part[k] : c->agg[k];
+    for (uint32_t pick = 0; pick < m->clauses.max_labels; pick++) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t k = 0; k < m->n_labels; k++)
+            if (c->part[k] >= threshold && (best == UINT32_MAX || c->part[k] > c->part[best]))
+                best = k;
+        if (best == UINT32_MAX)
+            return;
+        c->sel[best] = 1;
+        c->part[best] = -1.0f; /* taken */
+    }
+}
+
+/* Inserts (label, conf) into top[lo..*k), kept sorted highest first, at most cap long. */
+static void insert_top(intent_score *top, size_t lo, size_t *k, size_t cap, uint32_t label, float conf) {
+    if (*k == cap && (*k == lo || !(conf > top[*k - 1].confidence)))
+        return;
+    size_t j = *k < cap ? (*k)++ : *k - 1;
+    while (j > lo && top[j - 1].confidence < conf) {
+        top[j] = top[j - 1];
+        j--;
+    }
+    top[j] = (intent_score){label, conf};
+}
+
+/* top: the chosen labels (at most max_labels: the most confident), best first, then the
+ * others by their best confidence; *n_over = how many were chosen. */
+static void clause_answer(const intent_model *m, intent_ctx *c, intent_score *top, size_t cap, size_t *n_top,
+                          size_t *n_over) {
+    size_t n_sel = 0;
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        n_sel += c->sel[i];
+    while (n_sel > m->max_labels) { /* drop the least confident chosen label */
+        uint32_t worst = UINT32_MAX;
+        for (uint32_t i = 0; i < m->n_labels; i++)
+            if (c->sel[i] && (worst == UINT32_MAX || c->agg[i] < c->agg[worst]))
+                worst = i;
+        c->sel[worst] = 0;
+        n_sel--;
+    }
+    size_t k = 0, base;
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        if (c->sel[i])
+            insert_top(top, 0, &k, cap, i, c->agg[i]);
+    base = k;
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        if (!c->sel[i])
+            insert_top(top, base, &k, cap, i, c->agg[i]);
+    *n_top = k;
+    *n_over = n_sel;
+}
+
+/* A multi-label model reading a text of several clauses: each clause gives its own
+ * labels (clause.c); the answer is their union, or the whole text's if none gives any. */
+static int predict_clauses(const intent_model *m, intent_ctx *c, const char *text, size_t len, const intenti_span *sp,
+                           size_t n_sp, float threshold, intent_score *top, size_t cap, size_t *n_top,
+                           size_t *n_over) {
+    if (threshold < 0.0f || isnan(threshold))
+        threshold = m->threshold;
+    int rc = run(m, c, text, len, c->conf);
+    memcpy(c->agg, c->conf, m->n_labels * sizeof(float));
+    memset(c->sel, 0, m->n_labels);
+    for (size_t i = 0; !rc && i < n_sp; i++) {
+        rc = run(m, c, text + sp[i].start, sp[i].len, c->part);
+        clause_labels(m, c, threshold);
+    }
+    if (rc)
+        return rc;
+    bool any = false;
+    for (uint32_t k = 0; k < m->n_labels && !any; k++)
+        any = c->sel[k];
+    if (!any)
+        return intent_decode(m, c->conf, threshold, top, cap, n_top, n_over);
+    clause_answer(m, c, top, cap, n_top, n_over);
+    return INTENT_OK;
+}
+
 int intent_predict(const intent_model *m, intent_ctx *ctx, const char *text, size_t len,
                    float threshold, intent_score *top, size_t cap, size_t *n_top, size_t *n_over) {
     if (!m || !ctx || (!text && len) || (!top && cap) || !n_top || !n_over)
         return INTENT_ERR_ARG;
+    if (m->clauses.max_labels && text) {
+        intenti_span sp[INTENTI_MAX_CLAUSES];
+        size_t n_sp = intenti_clauses(&m->clauses, text, len, sp);
+        if (n_sp >= 2) {
+            int rc = ctx_fit(ctx, m);
+            return rc ? rc : predict_clauses(m, ctx, text, len, sp, n_sp, threshold, top, cap, n_top, n_over);
+        }
+    }
     if (m->n_nets > 1) {
         int rc = run(m, ctx, text ? text : "", len, ctx->conf);
         return rc ? rc : intent_decode(m, ctx->conf, threshold, top, cap, n_top, n_over);

@@ -50,6 +50,7 @@ typedef struct trainer {
     float *probs;              /* [dev.n][n_labels] the current net's, then the ensemble's */
     float *logits;             /* [n_nets][dev.n][n_labels] each kept net's dev logits */
     uint32_t max_labels;       /* most labels on one training example */
+    uint32_t clause_max;       /* most labels on a one-clause example; 0: clause decoding off */
     const uint32_t *fixed;     /* refit: net k trains exactly fixed[k] epochs, no dev scoring */
     bool all_train;            /* refit: the held-out examples train too */
     double *dev_loss;          /* [dev.n] */
@@ -106,6 +107,7 @@ void intent_train_opts_init(intent_train_opts *o) {
     o->tune_threshold = 1;
     o->calibrate = 1;
     o->refit = 1;
+    o->clause_decoding = 1;
 }
 
 static int check_opts(const intent_train_opts *o, intent_error *err) {
@@ -267,12 +269,33 @@ static int split(const trainer *t, const intent_dataset *train, const intent_dat
     return INTENT_OK;
 }
 
+/* Clause decoding (clause.c) is for models of multi-label data: it learns how many labels
+ * one clause carries (mixsnips: 1, each clause one intent; component routing: several). */
+static uint32_t clause_max(const trainer *t, const intent_dataset *train, const uint32_t *map) {
+    if (!t->o->clause_decoding)
+        return 0;
+    intenti_clausespec cs;
+    intenti_clausespec_default(&cs, 1);
+    intenti_span sp[INTENTI_MAX_CLAUSES];
+    uint32_t most = 0, one_clause = 0;
+    for (size_t i = 0; i < train->n; i++) {
+        uint32_t n = 0;
+        for (uint32_t j = train->lab_off[i]; j < train->lab_off[i + 1]; j++)
+            n += map[train->lab_ids[j]] != INTENTI_DROP;
+        most = n > most ? n : most;
+        if (intenti_clauses(&cs, train->texts[i], train->text_lens[i], sp) == 1 && n > one_clause)
+            one_clause = n;
+    }
+    return most < 2 ? 0 : one_clause ? one_clause : most;
+}
+
 static int prepare(trainer *t, const intent_dataset *train, const intent_dataset *dev, intent_error *err) {
     double t0 = now_s();
     uint32_t *map = NULL, *dmap = NULL, *tr_idx = NULL, *dev_idx = NULL, n_tr = 0, n_dev = 0;
     int rc = make_labels(t, train, &map, err);
     if (rc)
         goto done;
+    t->clause_max = clause_max(t, train, map);
     rc = split(t, train, dev, &tr_idx, &n_tr, &dev_idx, &n_dev);
     if (!rc && dev)
         rc = map_dev_labels(t, dev, &dmap);
@@ -719,6 +742,12 @@ static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *
     intenti_fb_f32(b, "decode.threshold", threshold);
     intenti_fb_f32(b, "decode.temperature", temperature);
     intenti_fb_u32(b, "decode.max_labels", t->max_labels);
+    if (t->clause_max) {
+        static const char *const words[] = {"and", "then", "also"};
+        intenti_fb_u32(b, "decode.clause_max_labels", t->clause_max < t->max_labels ? t->clause_max : t->max_labels);
+        intenti_fb_str(b, "decode.clause_marks", ",;");
+        intenti_fb_strs(b, "decode.clause_words", words, 3);
+    }
     intenti_fb_u64(b, "train.examples", t->tr.n);
     intenti_fb_u64(b, "train.dev_examples", t->dev.n);
     intenti_fb_u32(b, "train.data_crc32c", data_crc(train));

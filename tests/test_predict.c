@@ -135,10 +135,105 @@ static void bad_arguments(void **state) {
     intent_model_free(m);
 }
 
+static size_t split(const char *text, intenti_span *sp) {
+    intenti_clausespec cs;
+    intenti_clausespec_default(&cs, 1);
+    return intenti_clauses(&cs, text, strlen(text), sp);
+}
+
+static void expect_clauses(const char *text, const char *const *want, size_t n_want) {
+    intenti_span sp[INTENTI_MAX_CLAUSES];
+    size_t n = split(text, sp);
+    if (n != n_want)
+        fail_msg("\"%s\": %zu clauses, want %zu", text, n, n_want);
+    for (size_t i = 0; i < n; i++) {
+        /* compare trimmed */
+        size_t a = sp[i].start, b = sp[i].start + sp[i].len;
+        while (a < b && text[a] == ' ')
+            a++;
+        while (b > a && text[b - 1] == ' ')
+            b--;
+        if (strlen(want[i]) != b - a || strncmp(text + a, want[i], b - a) != 0)
+            fail_msg("\"%s\": clause %zu is \"%.*s\", want \"%s\"", text, i, (int)(b - a), text + a, want[i]);
+    }
+}
+
+static void clauses_split(void **state) {
+    (void)state;
+    expect_clauses("what is the weather in paris and then play jazz", (const char *[]){"what is the weather in paris", "play jazz"}, 2);
+    expect_clauses("Lights ON, Music OFF; AND also the fan", (const char *[]){"Lights ON", "Music OFF", "the fan"}, 3);
+    expect_clauses("open my android phone app", (const char *[]){"open my android phone app"}, 1);
+    expect_clauses("sand thenceforth alsoran", (const char *[]){"sand thenceforth alsoran"}, 1);
+    expect_clauses("and", NULL, 0);
+    expect_clauses(" , ; and ,", NULL, 0);
+    expect_clauses("caf\xc3\xa9 and cr\xc3\xa8me", (const char *[]){"caf\xc3\xa9", "cr\xc3\xa8me"}, 2);
+    /* more than INTENTI_MAX_CLAUSES: the last clause keeps the rest of the text */
+    intenti_span sp[INTENTI_MAX_CLAUSES];
+    const char *many = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s";
+    assert_int_equal(split(many, sp), INTENTI_MAX_CLAUSES);
+    assert_int_equal(sp[INTENTI_MAX_CLAUSES - 1].start + sp[INTENTI_MAX_CLAUSES - 1].len, strlen(many));
+}
+
+/* A multi-label model of compound commands reads each clause: on this data, where each
+ * clause is one intent, "lights and music" questions get both labels, a single clause one. */
+static void compound_commands(void **state) {
+    (void)state;
+    static const char *tsv =
+        "LIGHT\tturn on the lights\nLIGHT\tlights on please\nLIGHT\tswitch the lamp on\nLIGHT\tmake it brighter\n"
+        "MUSIC\tplay some music\nMUSIC\tplay jazz\nMUSIC\tput on a song\nMUSIC\tstart the playlist\n"
+        "WEATHER\twhat is the weather\nWEATHER\twill it rain\nWEATHER\tforecast for tomorrow\n"
+        "LIGHT,MUSIC\tturn on the lights and play music\nMUSIC,WEATHER\tplay jazz then tell me the forecast\n"
+        "LIGHT,WEATHER\tlamp on, will it rain\n";
+    intent_dataset *ds = ds_from_text(tsv);
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.buckets = 4096;
+    o.hidden[0] = 32;
+    o.n_hidden = 1;
+    o.lr = 0.01f;
+    o.threads = 1;
+    intent_model *m;
+    intent_error err;
+    assert_int_equal(intent_train(ds, ds, &o, &m, &err), INTENT_OK);
+    char desc[8192];
+    intent_model_describe(m, desc, sizeof desc);
+    assert_non_null(strstr(desc, "decode.clause_max_labels"));
+    assert_int_equal(m->clauses.max_labels, 1);
+    intent_ctx *ctx;
+    assert_int_equal(intent_ctx_new(m, &ctx), INTENT_OK);
+    intent_score top[3];
+    size_t nt, no;
+    const char *q = "switch the lamp on and then what is the weather";
+    assert_int_equal(intent_predict(m, ctx, q, strlen(q), -1, top, 3, &nt, &no), INTENT_OK);
+    assert_int_equal(no, 2);
+    assert_true((top[0].label != top[1].label));
+    for (size_t i = 0; i < 2; i++)
+        assert_true(strcmp(intent_model_label(m, top[i].label), "MUSIC") != 0);
+    assert_true(top[0].confidence >= top[1].confidence && top[1].confidence >= top[2].confidence);
+    q = "play jazz";
+    assert_int_equal(intent_predict(m, ctx, q, strlen(q), -1, top, 3, &nt, &no), INTENT_OK);
+    assert_int_equal(no, 1);
+    assert_string_equal(intent_model_label(m, top[0].label), "MUSIC");
+    /* cap smaller than the answer: n_over still says how many apply */
+    q = "play jazz and will it rain";
+    assert_int_equal(intent_predict(m, ctx, q, strlen(q), -1, top, 1, &nt, &no), INTENT_OK);
+    assert_int_equal(nt, 1);
+    assert_int_equal(no, 2);
+    intent_ctx_free(ctx);
+    intent_model_free(m);
+    /* off: the whole text is one bag of n-grams */
+    o.clause_decoding = 0;
+    assert_int_equal(intent_train(ds, ds, &o, &m, &err), INTENT_OK);
+    assert_int_equal(m->clauses.max_labels, 0);
+    intent_model_free(m);
+    intent_dataset_free(ds);
+}
+
 int test_predict(int *total) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_orders_and_counts), cmocka_unit_test(predicts_what_it_learned),
         cmocka_unit_test(batch_equals_single), cmocka_unit_test(bad_arguments),
+        cmocka_unit_test(clauses_split), cmocka_unit_test(compound_commands),
     };
     return RUN("predict", tests, total);
 }
