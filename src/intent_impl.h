@@ -150,12 +150,20 @@ typedef struct intenti_feats {
     float *w;             /* [INTENTI_MAX_FEATURES] per-net layer-0 weights (serving) */
     uint32_t *idx;        /* [INTENT_MAX_WIDTH] non-zero units of a hidden layer (serving) */
     uint32_t n;           /* distinct features of the current text */
-    bool cleared;         /* the dedup table is already empty (weigh compacted the list) */
+    bool hashed;          /* the hash table holds this text's entries (slot_of[0..n) valid);
+                             it is emptied before the next text, or before compaction */
+    /* Direct dedup, when set up (intenti_feats_direct): stamp[b] == gen says bucket b was
+     * seen in this text, at ids[pos[b]]. One look-up, nothing to clear between texts. */
+    uint32_t *stamp, *pos; /* [n_direct] */
+    uint32_t n_direct, gen;
     int32_t word[INTENTI_WORD_CAP];
 } intenti_feats;
 
 INTENTI_HIDDEN int intenti_feats_init(intenti_feats *f);
 INTENTI_HIDDEN void intenti_feats_free(intenti_feats *f);
+/* Sets up direct dedup for bucket spaces of up to n buckets (8 bytes each); keeps what
+ * is there if it already covers n. Texts of larger spaces use the hash table. */
+INTENTI_HIDDEN int intenti_feats_direct(intenti_feats *f, uint32_t n);
 INTENTI_HIDDEN const char *intenti_featspec_problem(const intenti_featspec *fs);
 /* Text -> distinct bucket ids with raw counts in f->ids / f->vals. */
 INTENTI_HIDDEN void intenti_extract(const intenti_featspec *fs, intenti_feats *f,
@@ -163,6 +171,8 @@ INTENTI_HIDDEN void intenti_extract(const intenti_featspec *fs, intenti_feats *f
 /* Counts -> L2-normalized tf-idf weights in place. idf is [fs->buckets]. Features whose
  * weight is 0 (buckets never seen in training) are dropped. */
 INTENTI_HIDDEN void intenti_weigh(const intenti_featspec *fs, const float *idf, intenti_feats *f);
+/* Empties the dedup hash table of the current text (call before reordering f->ids). */
+INTENTI_HIDDEN void intenti_unhash(intenti_feats *f);
 /* The same on plain arrays (ids[n], vals[n] counts); returns the new n. */
 INTENTI_HIDDEN uint32_t intenti_weigh_row(const intenti_featspec *fs, const float *idf,
                                           uint32_t *ids, float *vals, uint32_t n);
@@ -353,7 +363,7 @@ INTENTI_HIDDEN void intenti_model_forward(const intent_model *m, intenti_feats *
  * returns 1 / the tf-idf norm; intenti_model_logits then runs net `net` (the weighting
  * is folded into layer 0) and returns its logits, a pointer into h0 or h1. */
 INTENTI_HIDDEN float intenti_model_prepare(const intent_model *m, intenti_feats *f);
-INTENTI_HIDDEN const float *intenti_model_logits(const intent_model *m, uint32_t net, const intenti_feats *f,
+INTENTI_HIDDEN const float *intenti_model_logits(const intent_model *m, uint32_t net, intenti_feats *f,
                                                  float inv_norm, float *h0, float *h1);
 INTENTI_HIDDEN int intenti_model_rows(intent_model *m);
 /* One net on sparse input (ids, vals, n): returns the logits, which lie in h0 or h1

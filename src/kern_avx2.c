@@ -89,79 +89,66 @@ TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, 
     }
 }
 
-/* Columns in blocks of 64 (8 accumulators of 8 floats), every row per block; rows are
- * re-read once per block, which for the usual widths (<= 256) stays in L1. The tail
+/* The sparse-layer bodies. Columns go in blocks of up to 96 (12 accumulators of 8
+ * floats: with the broadcast and the load that is 14 of the 16 ymm registers), then 64,
+ * 32, 16, 8; every row is read once per block. Widths up to 96 take one pass. The tail
  * columns (w % 8) fall back to scalar fmaf, which rounds as the vector body does. */
-#define BLOCK 64
-
-TARGET static void accum(float *h, size_t w, const float *base, const uint32_t *idx, const float *a, size_t n) {
-    size_t c = 0;
-    for (; c + BLOCK <= w; c += BLOCK) {
-        __m256 s0 = _mm256_loadu_ps(h + c), s1 = _mm256_loadu_ps(h + c + 8), s2 = _mm256_loadu_ps(h + c + 16),
-               s3 = _mm256_loadu_ps(h + c + 24), s4 = _mm256_loadu_ps(h + c + 32), s5 = _mm256_loadu_ps(h + c + 40),
-               s6 = _mm256_loadu_ps(h + c + 48), s7 = _mm256_loadu_ps(h + c + 56);
-        for (size_t j = 0; j < n; j++) {
-            const float *r = base + (size_t)idx[j] * w + c;
-            __m256 va = _mm256_set1_ps(a[j]);
-            s0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r), s0);
-            s1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 8), s1);
-            s2 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 16), s2);
-            s3 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 24), s3);
-            s4 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 32), s4);
-            s5 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 40), s5);
-            s6 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 48), s6);
-            s7 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 56), s7);
-        }
-        _mm256_storeu_ps(h + c, s0); _mm256_storeu_ps(h + c + 8, s1); _mm256_storeu_ps(h + c + 16, s2);
-        _mm256_storeu_ps(h + c + 24, s3); _mm256_storeu_ps(h + c + 32, s4); _mm256_storeu_ps(h + c + 40, s5);
-        _mm256_storeu_ps(h + c + 48, s6); _mm256_storeu_ps(h + c + 56, s7);
-    }
-    for (; c + 8 <= w; c += 8) {
-        __m256 s0 = _mm256_loadu_ps(h + c);
-        for (size_t j = 0; j < n; j++)
-            s0 = _mm256_fmadd_ps(_mm256_set1_ps(a[j]), _mm256_loadu_ps(base + (size_t)idx[j] * w + c), s0);
-        _mm256_storeu_ps(h + c, s0);
-    }
-    for (; c < w; c++)
-        for (size_t j = 0; j < n; j++)
-            h[c] = fmaf(a[j], base[(size_t)idx[j] * w + c], h[c]);
-}
-
-/* 8 int8 weights -> 8 floats: vpmovsxbd reads the 8 bytes straight from memory. */
 #define I8X8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#define F32X8(p) _mm256_loadu_ps(p)
 
-TARGET static void accum_i8(float *h, size_t w, const int8_t *base, const uint32_t *idx, const float *a, size_t n) {
-    size_t c = 0;
-    for (; c + BLOCK <= w; c += BLOCK) {
-        __m256 s0 = _mm256_loadu_ps(h + c), s1 = _mm256_loadu_ps(h + c + 8), s2 = _mm256_loadu_ps(h + c + 16),
-               s3 = _mm256_loadu_ps(h + c + 24), s4 = _mm256_loadu_ps(h + c + 32), s5 = _mm256_loadu_ps(h + c + 40),
-               s6 = _mm256_loadu_ps(h + c + 48), s7 = _mm256_loadu_ps(h + c + 56);
-        for (size_t j = 0; j < n; j++) {
-            const int8_t *r = base + (size_t)idx[j] * w + c;
-            __m256 va = _mm256_set1_ps(a[j]);
-            s0 = _mm256_fmadd_ps(va, I8X8(r), s0);
-            s1 = _mm256_fmadd_ps(va, I8X8(r + 8), s1);
-            s2 = _mm256_fmadd_ps(va, I8X8(r + 16), s2);
-            s3 = _mm256_fmadd_ps(va, I8X8(r + 24), s3);
-            s4 = _mm256_fmadd_ps(va, I8X8(r + 32), s4);
-            s5 = _mm256_fmadd_ps(va, I8X8(r + 40), s5);
-            s6 = _mm256_fmadd_ps(va, I8X8(r + 48), s6);
-            s7 = _mm256_fmadd_ps(va, I8X8(r + 56), s7);
-        }
-        _mm256_storeu_ps(h + c, s0); _mm256_storeu_ps(h + c + 8, s1); _mm256_storeu_ps(h + c + 16, s2);
-        _mm256_storeu_ps(h + c + 24, s3); _mm256_storeu_ps(h + c + 32, s4); _mm256_storeu_ps(h + c + 40, s5);
-        _mm256_storeu_ps(h + c + 48, s6); _mm256_storeu_ps(h + c + 56, s7);
+#define ACCUM_BLOCK(NAME, T, LOAD, NB)                                                              \
+    TARGET static void NAME(float *h, size_t w, const T *base, const uint32_t *idx, const float *a,  \
+                            size_t n) {                                                            \
+        __m256 s[NB]; /* fully unrolled, so these live in registers */                            \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[b] = _mm256_loadu_ps(h + 8 * b);   \
+        for (size_t j = 0; j < n; j++) {                                                           \
+            const T *r = base + (size_t)idx[j] * w;                                                \
+            __m256 va = _mm256_set1_ps(a[j]);                                                      \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                  \
+                s[b] = _mm256_fmadd_ps(va, LOAD(r + 8 * b), s[b]);                                 \
+        }                                                                                          \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) _mm256_storeu_ps(h + 8 * b, s[b]);   \
     }
-    for (; c + 8 <= w; c += 8) {
-        __m256 s0 = _mm256_loadu_ps(h + c);
-        for (size_t j = 0; j < n; j++)
-            s0 = _mm256_fmadd_ps(_mm256_set1_ps(a[j]), I8X8(base + (size_t)idx[j] * w + c), s0);
-        _mm256_storeu_ps(h + c, s0);
+
+ACCUM_BLOCK(f32_96, float, F32X8, 12)
+ACCUM_BLOCK(f32_64, float, F32X8, 8)
+ACCUM_BLOCK(f32_32, float, F32X8, 4)
+ACCUM_BLOCK(f32_16, float, F32X8, 2)
+ACCUM_BLOCK(f32_8, float, F32X8, 1)
+ACCUM_BLOCK(i8_96, int8_t, I8X8, 12)
+ACCUM_BLOCK(i8_64, int8_t, I8X8, 8)
+ACCUM_BLOCK(i8_32, int8_t, I8X8, 4)
+ACCUM_BLOCK(i8_16, int8_t, I8X8, 2)
+ACCUM_BLOCK(i8_8, int8_t, I8X8, 1)
+
+/* Block c of the row starts at base + c: the row stride stays w, so each block kernel
+ * gets base offset by c and the full width as its stride. */
+#define ACCUM_DISPATCH(NAME, T, PREFIX, CVT)                                                        \
+    TARGET static void NAME(float *h, size_t w, const T *base, const uint32_t *idx, const float *a, \
+                            size_t n) {                                                           \
+        size_t c = 0;                                                                             \
+        for (; c + 96 <= w; c += 96)                                                              \
+            PREFIX##_96(h + c, w, base + c, idx, a, n);                                           \
+        if (c + 64 <= w) { PREFIX##_64(h + c, w, base + c, idx, a, n); c += 64; }                 \
+        if (c + 32 <= w) { PREFIX##_32(h + c, w, base + c, idx, a, n); c += 32; }                 \
+        if (c + 16 <= w) { PREFIX##_16(h + c, w, base + c, idx, a, n); c += 16; }                 \
+        if (c + 8 <= w) { PREFIX##_8(h + c, w, base + c, idx, a, n); c += 8; }                    \
+        if (c < w && w >= 8) { /* tail: the row's last 8 columns, keeping the new lanes */       \
+            float t[8];                                                                           \
+            _mm256_storeu_ps(t, _mm256_setzero_ps());                                             \
+            PREFIX##_8(t, w, base + (w - 8), idx, a, n);                                          \
+            for (size_t i = c; i < w; i++)                                                        \
+                h[i] += t[i - (w - 8)];                                                           \
+            c = w;                                                                                \
+        }                                                                                         \
+        for (; c < w; c++)                                                                        \
+            for (size_t j = 0; j < n; j++)                                                        \
+                h[c] = fmaf(a[j], CVT(base[(size_t)idx[j] * w + c]), h[c]);                       \
     }
-    for (; c < w; c++)
-        for (size_t j = 0; j < n; j++)
-            h[c] = fmaf(a[j], (float)base[(size_t)idx[j] * w + c], h[c]);
-}
+
+#define AS_FLOAT(x) ((float)(x))
+ACCUM_DISPATCH(accum, float, f32, AS_FLOAT)
+ACCUM_DISPATCH(accum_i8, int8_t, i8, AS_FLOAT)
 
 static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam};
 

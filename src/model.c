@@ -346,13 +346,12 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
 }
 
 /* Raw counts (after intenti_extract) -> what layer 0 needs: unseen buckets (idf 0)
- * dropped, tf' = 1 + ln(tf) when sublinear, in place; returns 1 / the L2 norm of the
+ * dropped, tf' = 1 + ln(tf) when sublinear, in place, and net 0's weights tf' * gain in
+ * f->w; returns 1 / the L2 norm of the
  * tf-idf vector, sqrt(sum_j (tf'_j idf_j)^2), or 0 for an empty one. The dedup table is
- * cleared first, since compaction breaks its links (as in intenti_weigh). */
+ * emptied first, since compaction breaks its links (as in intenti_weigh). */
 static float prepare_counts(const intent_model *m, intenti_feats *f) {
-    for (uint32_t i = 0; i < f->n; i++)
-        f->slot_key[f->slot_of[i]] = 0;
-    f->cleared = true;
+    intenti_unhash(f);
     bool sub = m->fs.flags & INTENTI_FEAT_SUBLINEAR;
     const intenti_rowinfo *ri = m->rows[0];
     float norm2 = 0.0f;
@@ -364,6 +363,7 @@ static float prepare_counts(const intent_model *m, intenti_feats *f) {
         if (sub && tf > 1.0f)
             tf = 1.0f + logf(tf);
         norm2 += (tf * idf) * (tf * idf);
+        f->w[k] = tf * ri[f->ids[j]].gain; /* net 0's layer-0 weight, while the line is hot */
         f->ids[k] = f->ids[j];
         f->vals[k++] = tf;
     }
@@ -373,12 +373,13 @@ static float prepare_counts(const intent_model *m, intenti_feats *f) {
 
 /* Layer 0 of a served model: h = b + inv_norm * sum_j tf'_j * gain_j * W[id_j], the
  * tf-idf weighting folded into each row's gain (idf, times the int8 scale). */
-static void sparse_fused(const intenti_kern *k, const intent_model *m, uint32_t net, const intenti_feats *f,
+static void sparse_fused(const intenti_kern *k, const intent_model *m, uint32_t net, intenti_feats *f,
                          float inv_norm, float *h) {
     const intenti_layer *L = &m->nets[net].layers[0];
     const intenti_rowinfo *ri = m->rows[net];
-    for (uint32_t j = 0; j < f->n; j++)
-        f->w[j] = f->vals[j] * ri[f->ids[j]].gain;
+    if (net > 0) /* net 0's weights were made by prepare_counts; the list was reused since */
+        for (uint32_t j = 0; j < f->n; j++)
+            f->w[j] = f->vals[j] * ri[f->ids[j]].gain;
     memset(h, 0, L->n_out * sizeof *h);
     if (L->dtype == INTENTI_DT_F32)
         k->accum(h, L->n_out, L->w, f->ids, f->w, f->n);
@@ -390,7 +391,7 @@ static void sparse_fused(const intenti_kern *k, const intent_model *m, uint32_t 
 
 float intenti_model_prepare(const intent_model *m, intenti_feats *f) { return prepare_counts(m, f); }
 
-const float *intenti_model_logits(const intent_model *m, uint32_t net, const intenti_feats *f, float inv_norm,
+const float *intenti_model_logits(const intent_model *m, uint32_t net, intenti_feats *f, float inv_norm,
                                   float *h0, float *h1) {
     const intenti_kern *k = intenti_kern_get();
     const intenti_net *nt = &m->nets[net];

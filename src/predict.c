@@ -28,7 +28,12 @@ static void ctx_release(intent_ctx *c) {
     intenti_afree(c->sel);
 }
 
+/* Direct dedup (text.c) for bucket spaces up to this size: 8 bytes a bucket per context. */
+#define DIRECT_MAX (1u << 20)
+
 static int ctx_fit(intent_ctx *c, const intent_model *m) {
+    if (m->fs.buckets <= DIRECT_MAX && intenti_feats_direct(&c->feats, m->fs.buckets))
+        return INTENT_ERR_NOMEM;
     uint32_t need = m->max_width;
     if (need <= c->width)
         return INTENT_OK;
@@ -99,17 +104,20 @@ static int decode_logits(const intent_model *m, const float *z, float threshold,
     float zt = threshold <= 0.0f ? -INFINITY : threshold >= 1.0f ? INFINITY
                                                                  : m->temperature * logf(threshold / (1.0f - threshold));
     size_t k = 0, over = 0;
+    float kth = cap ? -INFINITY : INFINITY; /* what a logit must beat to enter top */
     for (uint32_t i = 0; i < m->n_labels; i++) {
         float v = z[i];
-        over += v >= zt; /* false for NaN */
-        if ((k < cap && v == v) || (k && k == cap && v > top[k - 1].confidence)) {
-            size_t j = k < cap ? k++ : k - 1;
-            while (j > 0 && top[j - 1].confidence < v) {
-                top[j] = top[j - 1];
-                j--;
-            }
-            top[j] = (intent_score){i, v};
+        over += v >= zt;  /* false for NaN */
+        if (!(v > kth))   /* the common case: one compare, no insertion */
+            continue;
+        size_t j = k < cap ? k++ : k - 1;
+        while (j > 0 && top[j - 1].confidence < v) {
+            top[j] = top[j - 1];
+            j--;
         }
+        top[j] = (intent_score){i, v};
+        if (k == cap)
+            kth = top[k - 1].confidence;
     }
     for (size_t i = 0; i < k; i++)
         top[i].confidence = 1.0f / (1.0f + expf(-top[i].confidence / m->temperature));

@@ -38,7 +38,27 @@ int intenti_feats_init(intenti_feats *f) {
     return INTENT_OK;
 }
 
+int intenti_feats_direct(intenti_feats *f, uint32_t n) {
+    if (n <= f->n_direct)
+        return INTENT_OK;
+    uint32_t *stamp = intenti_calloc(n, sizeof *stamp), *pos = intenti_malloc((size_t)n * sizeof *pos);
+    if (!stamp || !pos) {
+        intenti_free(stamp);
+        intenti_free(pos);
+        return INTENT_ERR_NOMEM;
+    }
+    intenti_free(f->stamp);
+    intenti_free(f->pos);
+    f->stamp = stamp;
+    f->pos = pos;
+    f->n_direct = n;
+    f->gen = 0;
+    return INTENT_OK;
+}
+
 void intenti_feats_free(intenti_feats *f) {
+    intenti_free(f->stamp);
+    intenti_free(f->pos);
     intenti_free(f->slot_key);
     intenti_free(f->slot_pos);
     intenti_free(f->slot_of);
@@ -156,7 +176,18 @@ void intenti_words(const intenti_featspec *fs, const char *text, size_t len, int
 
 /* ---- counting distinct buckets ---- */
 
-static void add_feature(intenti_feats *f, uint32_t id) {
+static inline __attribute__((always_inline)) void add_feature(intenti_feats *f, uint32_t id) {
+    if (f->stamp) { /* direct: set up for this bucket space by intenti_extract */
+        if (f->stamp[id] == f->gen) {
+            f->vals[f->pos[id]] += 1.0f;
+        } else if (f->n < INTENTI_MAX_FEATURES) {
+            f->stamp[id] = f->gen;
+            f->pos[id] = f->n;
+            f->ids[f->n] = id;
+            f->vals[f->n++] = 1.0f;
+        }
+        return;
+    }
     uint32_t key = id + 1, mask = INTENTI_SLOTS - 1;
     uint32_t slot = (key * 0x9E3779B1u) >> 19 & mask; /* top bits of a Fibonacci hash */
     while (f->slot_key[slot]) {
@@ -228,12 +259,27 @@ static void on_word(const int32_t *cp, size_t n, void *user) {
         add_char_ngrams(fs, st->f, cp, n);
 }
 
-void intenti_extract(const intenti_featspec *fs, intenti_feats *f, const char *text, size_t len) {
-    if (!f->cleared)
+/* Empties the hash table of the last text's entries (before compaction breaks the
+ * links between slots and list positions). */
+static void unhash(intenti_feats *f) {
+    if (f->hashed)
         for (uint32_t i = 0; i < f->n; i++)
             f->slot_key[f->slot_of[i]] = 0;
+    f->hashed = false;
+}
+
+void intenti_extract(const intenti_featspec *fs, intenti_feats *f, const char *text, size_t len) {
+    unhash(f);
     f->n = 0;
-    f->cleared = false;
+    /* direct dedup when it covers this model's buckets, else the hash table */
+    uint32_t *keep_stamp = f->stamp;
+    if (f->stamp && fs->buckets > f->n_direct)
+        f->stamp = NULL;
+    else if (f->stamp && ++f->gen == 0) { /* wrapped: old stamps could match again */
+        memset(f->stamp, 0, (size_t)f->n_direct * sizeof *f->stamp);
+        f->gen = 1;
+    }
+    f->hashed = f->stamp == NULL;
     extract_state st = {fs, f, {0, 0}, 0, 0};
     bool bounds = (fs->flags & INTENTI_FEAT_WORD_BOUNDS) && fs->word_ngrams >= 2;
     if (bounds) {
@@ -243,6 +289,7 @@ void intenti_extract(const intenti_featspec *fs, intenti_feats *f, const char *t
     intenti_words(fs, text, len, f->word, on_word, &st);
     if (bounds && st.n_words > 0)
         add_word_ngrams(&st, intenti_hash_cps(fs->seed, INTENTI_TAG_EOS, NULL, 0));
+    f->stamp = keep_stamp;
 }
 
 uint32_t intenti_weigh_row(const intenti_featspec *fs, const float *idf, uint32_t *ids,
@@ -267,11 +314,9 @@ uint32_t intenti_weigh_row(const intenti_featspec *fs, const float *idf, uint32_
     return k;
 }
 
-/* Compacting breaks the dedup table's slot links, so the table is cleared here first;
- * intenti_extract clears nothing more for this text. */
 void intenti_weigh(const intenti_featspec *fs, const float *idf, intenti_feats *f) {
-    for (uint32_t i = 0; i < f->n; i++)
-        f->slot_key[f->slot_of[i]] = 0;
+    intenti_unhash(f);
     f->n = intenti_weigh_row(fs, idf, f->ids, f->vals, f->n);
-    f->cleared = true;
 }
+
+void intenti_unhash(intenti_feats *f) { unhash(f); }
