@@ -17,12 +17,14 @@ static const char USAGE[] =
     "  --out MODEL          where to write the model (required; written atomically)\n"
     "  --none-label NAME    examples with this label train as \"no label\" (out of scope)\n"
     "  --format F           auto, tsv, fasttext or jsonl (default auto)\n"
+    "  --preset NAME        default, original (the 256-128-64 design) or ensemble; the\n"
+    "                       options below, given too, change the preset's values\n"
     "network and optimizer:\n"
-    "  --hidden LIST        hidden layer widths (default 256,128,64)\n"
+    "  --hidden LIST        hidden layer widths (default 96)\n"
     "  --nets N             networks averaged in an ensemble (default 1)\n"
     "  --epochs N           at most N passes over the data (default 50)\n"
     "  --patience N         stop after N epochs without dev gain (default 5; 0 = never)\n"
-    "  --lr X               Adam learning rate (default 0.001)\n"
+    "  --lr X               Adam learning rate (default 0.003)\n"
     "  --batch N            examples per step (default 32)\n"
     "  --dropout X          dropout on hidden units (default 0.3)\n"
     "  --input-dropout X    share of input n-grams dropped per example (default 0)\n"
@@ -35,12 +37,12 @@ static const char USAGE[] =
     "  --seed N             random seed (default 1)\n"
     "  --threads N          worker threads (default: all cores)\n"
     "features:\n"
-    "  --buckets N          hash buckets (default 32768)\n"
+    "  --buckets N          hash buckets (default 8192)\n"
     "  --word-ngrams N      word n-grams 1..N (default 2; 0 = none)\n"
     "  --char-ngrams A,B    char n-grams of A..B code points within words (default 2,5;\n"
     "                       0,0 = none)\n"
     "  --no-sublinear-tf    raw term counts instead of 1 + ln(count)\n"
-    "  --min-count N        ignore n-grams seen in fewer than N training examples (default 1)\n"
+    "  --min-count N        ignore n-grams seen in fewer than N training examples (default 2)\n"
     "  --keep-accents       do not fold accents (cafe != café)\n"
     "decoding:\n"
     "  --threshold X        decision threshold stored in the model (default 0.5)\n"
@@ -118,14 +120,33 @@ static void summary(const train_cli *c, const intent_model *m, const intent_data
             r->t_features_s, r->t_backprop_s, r->t_update_s, r->t_eval_s);
 }
 
+/* --preset sets every option, so it is applied before the others, wherever it stands. */
+static int find_preset(int argc, char **argv, const char **name) {
+    *name = "default";
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strncmp(argv[i], "--preset=", 9) == 0)
+            *name = argv[i] + 9;
+        else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc)
+            *name = argv[++i];
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     train_cli c;
     memset(&c, 0, sizeof c);
-    intent_train_opts_init(&c.o);
+    const char *preset;
+    find_preset(argc, argv, &preset);
+    if (intent_train_opts_preset(&c.o, preset)) {
+        fail_msg("train", "--preset must be default, original or ensemble, not \"%s\"", preset);
+        return 2;
+    }
     c.threshold = c.o.threshold;
     c.hidden.n = c.chars.n = (uint32_t)-1;
     const opt opts[] = {
-        {"--data", OPT_STR, &c.data, 0, 0}, {"--dev", OPT_STR, &c.dev, 0, 0},
+        {"--data", OPT_STR, &c.data, 0, 0}, {"--dev", OPT_STR, &c.dev, 0, 0}, {"--preset", OPT_STR, &preset, 0, 0},
         {"--out", OPT_STR, &c.out, 0, 0}, {"--none-label", OPT_STR, &c.o.none_label, 0, 0},
         {"--format", OPT_STR, &c.format, 0, 0}, {"--hidden", OPT_U32_LIST, &c.hidden, 1, INTENT_MAX_WIDTH},
         {"--nets", OPT_U32, &c.o.n_nets, 1, INTENT_MAX_NETS}, {"--epochs", OPT_U32, &c.o.epochs, 1, 100000},

@@ -15,16 +15,23 @@ static bool in_top(const float *pr, uint32_t n_labels, uint32_t k, uint32_t max_
     return above < max_labels;
 }
 
-double intenti_exact(const intenti_prep *p, const float *probs, uint32_t n_labels, float t, uint32_t max_labels) {
+double intenti_exact(const intenti_prep *p, const float *probs, uint32_t n_labels, float t, uint32_t max_labels,
+                     uint32_t min_labels) {
     if (!p->n)
         return 0.0;
     size_t right = 0;
     for (uint32_t i = 0; i < p->n; i++) {
         const float *pr = probs + (size_t)i * n_labels;
         const uint32_t *g = p->lab + p->lab_off[i];
-        uint32_t n_gold = p->lab_off[i + 1] - p->lab_off[i], hit = 0, over = 0;
-        for (uint32_t k = 0; k < n_labels; k++)
+        uint32_t n_gold = p->lab_off[i + 1] - p->lab_off[i], hit = 0, over = 0, top = 0;
+        for (uint32_t k = 0; k < n_labels; k++) {
             over += pr[k] >= t;
+            top = pr[k] > pr[top] ? k : top;
+        }
+        if (over == 0 && min_labels) { /* the decoder answers with the top label anyway */
+            right += n_gold == 1 && g[0] == top;
+            continue;
+        }
         if (over > max_labels)
             over = max_labels;
         for (uint32_t j = 0; j < n_gold; j++)
@@ -94,10 +101,11 @@ float intenti_fit_temperature(const intenti_prep *p, const float *logits, uint32
 /* Exact-set accuracy is a step function of the threshold and, on a dev set of a few
  * thousand examples, a noisy one: the choice maximizes its mean over a window of
  * +-0.02 around each candidate, so it sits on a plateau rather than on a lucky spike. */
-float intenti_tune_threshold(const intenti_prep *p, const float *probs, uint32_t n_labels, uint32_t max_labels) {
+float intenti_tune_threshold(const intenti_prep *p, const float *probs, uint32_t n_labels, uint32_t max_labels,
+                             uint32_t min_labels) {
     double acc[100];
     for (int i = 1; i <= 99; i++)
-        acc[i] = intenti_exact(p, probs, n_labels, (float)i / 100.0f, max_labels);
+        acc[i] = intenti_exact(p, probs, n_labels, (float)i / 100.0f, max_labels, min_labels);
     float best_t = 0.5f;
     double best = -1.0;
     for (int i = 1; i <= 99; i++) {

@@ -345,6 +345,7 @@ struct intent_model {
     const char *none_label; /* owned copy or NULL */
     float threshold, temperature;
     uint32_t max_labels;  /* the decoder answers with at most this many labels */
+    uint32_t min_labels;  /* and at least this many (0 or 1) */
     intenti_clausespec clauses;
     uint32_t n_nets;
     intenti_net nets[INTENT_MAX_NETS];

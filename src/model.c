@@ -210,6 +210,10 @@ static int read_decode(intent_model *m, const char *name, intent_error *err) {
     if (m->max_labels < 1 || m->max_labels > m->n_labels)
         return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.max_labels %u is not 1..%u", name, m->max_labels,
                            m->n_labels);
+    const intenti_kv *mn = intenti_fview_kv(&m->view, "decode.min_labels", INTENTI_KV_U32);
+    m->min_labels = mn ? intenti_ld32(mn->val) : 0;
+    if (m->min_labels > 1)
+        return intenti_err(err, INTENT_ERR_FORMAT, "%s: decode.min_labels %u is not 0 or 1", name, m->min_labels);
     return read_clauses(m, name, err);
 }
 

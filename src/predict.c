@@ -122,7 +122,7 @@ static int decode_logits(const intent_model *m, const float *z, float threshold,
     for (size_t i = 0; i < k; i++)
         top[i].confidence = 1.0f / (1.0f + expf(-top[i].confidence / m->temperature));
     *n_top = k;
-    *n_over = over < m->max_labels ? over : m->max_labels;
+    *n_over = over == 0 ? m->min_labels : over < m->max_labels ? over : m->max_labels;
     return INTENT_OK;
 }
 
@@ -149,7 +149,7 @@ int intent_decode(const intent_model *m, const float *conf, float threshold, int
         }
     }
     *n_top = k;
-    *n_over = over < m->max_labels ? over : m->max_labels;
+    *n_over = over == 0 ? m->min_labels : over < m->max_labels ? over : m->max_labels;
     return INTENT_OK;
 }
 

@@ -51,6 +51,8 @@ typedef struct trainer {
     float *logits;             /* [n_nets][dev.n][n_labels] each kept net's dev logits */
     uint32_t max_labels;       /* most labels on one training example */
     uint32_t clause_max;       /* most labels on a one-clause example; 0: clause decoding off */
+    uint32_t min_labels;       /* 1 when every training example has a label (no none label
+                                  in use): the decoder then always answers with one */
     const uint32_t *fixed;     /* refit: net k trains exactly fixed[k] epochs, no dev scoring */
     bool all_train;            /* refit: the held-out examples train too */
     double *dev_loss;          /* [dev.n] */
@@ -83,31 +85,53 @@ static double now_s(void) {
 
 void intent_train_opts_init(intent_train_opts *o) {
     memset(o, 0, sizeof *o);
-    o->hidden[0] = 256;
-    o->hidden[1] = 128;
-    o->hidden[2] = 64;
-    o->n_hidden = 3;
+    o->hidden[0] = 96;
+    o->n_hidden = 1;
     o->n_nets = 1;
     o->epochs = 50;
     o->patience = 5;
-    o->lr = 0.001f;
+    o->lr = 0.003f;
     o->batch = 32;
     o->dropout = 0.3f;
     o->dev_fraction = 0.1f;
     o->seed = 1;
     o->threads = 0;
-    o->buckets = 32768;
+    o->buckets = 8192;
     o->word_ngrams = 2;
     o->char_min = 2;
     o->char_max = 5;
     o->sublinear_tf = 1;
-    o->min_count = 1;
+    o->min_count = 2;
     o->strip_accents = 1;
     o->threshold = 0.5f;
     o->tune_threshold = 1;
     o->calibrate = 1;
     o->refit = 1;
     o->clause_decoding = 1;
+}
+
+int intent_train_opts_preset(intent_train_opts *o, const char *name) {
+    if (!o || !name)
+        return INTENT_ERR_ARG;
+    if (strcmp(name, "default") == 0) {
+        intent_train_opts_init(o);
+    } else if (strcmp(name, "original") == 0) {
+        /* the design this project started from: 256-128-64 MLP, Adam at 0.001 */
+        intent_train_opts_init(o);
+        o->hidden[0] = 256;
+        o->hidden[1] = 128;
+        o->hidden[2] = 64;
+        o->n_hidden = 3;
+        o->lr = 0.001f;
+        o->buckets = 32768;
+        o->min_count = 1;
+    } else if (strcmp(name, "ensemble") == 0) {
+        intent_train_opts_init(o);
+        o->n_nets = 3;
+    } else {
+        return INTENT_ERR_ARG;
+    }
+    return INTENT_OK;
 }
 
 static int check_opts(const intent_train_opts *o, intent_error *err) {
@@ -597,7 +621,7 @@ static void evaluate_dev(trainer *t, double *loss, double *score) {
     for (uint32_t i = 0; i < t->dev.n; i++)
         sum += t->dev_loss[i];
     *loss = t->dev.n ? sum / t->dev.n : 0.0;
-    *score = intenti_exact(&t->dev, t->probs, t->n_labels, 0.5f, t->max_labels);
+    *score = intenti_exact(&t->dev, t->probs, t->n_labels, 0.5f, t->max_labels, t->min_labels);
     t->t_eval += now_s() - a;
 }
 
@@ -607,9 +631,13 @@ static void evaluate_dev(trainer *t, double *loss, double *score) {
  * example carries (the decoder never answers with more). */
 static void label_freq(trainer *t, float *freq) {
     t->max_labels = 1;
-    for (uint32_t i = 0; i < t->tr.n; i++)
-        if (t->tr.lab_off[i + 1] - t->tr.lab_off[i] > t->max_labels)
-            t->max_labels = t->tr.lab_off[i + 1] - t->tr.lab_off[i];
+    t->min_labels = 1;
+    for (uint32_t i = 0; i < t->tr.n; i++) {
+        uint32_t n = t->tr.lab_off[i + 1] - t->tr.lab_off[i];
+        t->max_labels = n > t->max_labels ? n : t->max_labels;
+        if (n == 0)
+            t->min_labels = 0;
+    }
     for (uint32_t c = 0; c < t->n_labels; c++)
         freq[c] = 0.0f;
     for (size_t j = 0; j < t->tr.n_lab; j++)
@@ -707,7 +735,8 @@ static void decode_choices(trainer *t, float *temperature, float *threshold) {
     const intent_train_opts *o = t->o;
     *temperature = o->calibrate ? intenti_fit_temperature(&t->dev, t->logits, o->n_nets, t->n_labels) : 1.0f;
     intenti_ensemble(t->logits, o->n_nets, (size_t)t->dev.n * t->n_labels, *temperature, t->probs);
-    *threshold = o->tune_threshold ? intenti_tune_threshold(&t->dev, t->probs, t->n_labels, t->max_labels)
+    *threshold = o->tune_threshold ? intenti_tune_threshold(&t->dev, t->probs, t->n_labels, t->max_labels,
+                                                            t->min_labels)
                                    : o->threshold;
 }
 
@@ -742,6 +771,7 @@ static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *
     intenti_fb_f32(b, "decode.threshold", threshold);
     intenti_fb_f32(b, "decode.temperature", temperature);
     intenti_fb_u32(b, "decode.max_labels", t->max_labels);
+    intenti_fb_u32(b, "decode.min_labels", t->min_labels);
     if (t->clause_max) {
         static const char *const words[] = {"and", "then", "also"};
         intenti_fb_u32(b, "decode.clause_max_labels", t->clause_max < t->max_labels ? t->clause_max : t->max_labels);

@@ -36,9 +36,10 @@ INTENTI_HIDDEN void intenti_prep_weigh(intenti_prep *p, const intenti_featspec *
 
 /* ---- calibration and decoding choices (calibrate.c) ---- */
 /* Exact label-set accuracy of probs [n][n_labels] at threshold t, keeping at most
- * max_labels labels per example (the most confident), as intent_decode does. */
+ * max_labels labels per example (the most confident) and, with min_labels 1, the top
+ * label when none is over t, as intent_decode does. */
 INTENTI_HIDDEN double intenti_exact(const intenti_prep *p, const float *probs, uint32_t n_labels, float t,
-                                    uint32_t max_labels);
+                                    uint32_t max_labels, uint32_t min_labels);
 /* The temperature T minimizing the dev set's binary cross-entropy of the ensemble
  * mean of sigmoid(z / T), searched over [1/16, 16]. logits is [n_nets][p->n][n_labels]. */
 INTENTI_HIDDEN float intenti_fit_temperature(const intenti_prep *p, const float *logits, uint32_t n_nets,
@@ -48,6 +49,6 @@ INTENTI_HIDDEN void intenti_ensemble(const float *logits, uint32_t n_nets, size_
 /* The threshold in 0.01..0.99 with the best exact-set accuracy on p (out-of-scope
  * examples count as right when nothing is over it); ties go to the one nearest 0.5. */
 INTENTI_HIDDEN float intenti_tune_threshold(const intenti_prep *p, const float *probs, uint32_t n_labels,
-                                            uint32_t max_labels);
+                                            uint32_t max_labels, uint32_t min_labels);
 
 #endif

@@ -52,10 +52,28 @@ static void decode_orders_and_counts(void **state) {
     /* at the threshold counts as over */
     assert_int_equal(intent_decode(m, conf, 0.9f, top, 3, &n_top, &n_over), INTENT_OK);
     assert_int_equal(n_over, 1);
-    /* nothing over: out of scope, but top still says what came closest */
+    /* nothing over: a model trained without a none label still answers with its best */
     assert_int_equal(intent_decode(m, conf, 0.95f, top, 3, &n_top, &n_over), INTENT_OK);
+    assert_int_equal(n_over, 1);
+    assert_int_equal(top[0].label, 1);
+    /* with a none label in training, nothing over means out of scope */
+    intent_dataset *ds = ds_from_text("LIGHT\tlights on\nMUSIC\tplay music\nnone\twater the plants\n");
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.buckets = 256;
+    o.hidden[0] = 8;
+    o.n_hidden = 1;
+    o.epochs = 2;
+    o.none_label = "none";
+    intent_model *mn;
+    intent_error err;
+    assert_int_equal(intent_train(ds, ds, &o, &mn, &err), INTENT_OK);
+    float none_conf[2] = {0.2f, 0.3f};
+    assert_int_equal(intent_decode(mn, none_conf, 0.5f, top, 2, &n_top, &n_over), INTENT_OK);
     assert_int_equal(n_over, 0);
     assert_int_equal(top[0].label, 1);
+    intent_model_free(mn);
+    intent_dataset_free(ds);
     /* the model's own threshold when given < 0 */
     float t = intent_model_threshold(m);
     float at[3] = {t, t - 0.01f, 0.0f};

@@ -156,7 +156,14 @@ static void bad_options_and_empty_data(void **state) {
     intent_train_opts_init(&o); o.batch = 0; assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_ERR_ARG);
     intent_train_opts_init(&o); o.dropout = 1.0f; assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_ERR_ARG);
     intent_train_opts_init(&o); o.n_hidden = 9; assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_ERR_ARG);
-    intent_train_opts_init(&o); o.hidden[1] = 0; assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_ERR_ARG);
+    intent_train_opts_init(&o); o.n_hidden = 2; o.hidden[1] = 0; assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_ERR_ARG);
+    assert_int_equal(intent_train_opts_preset(&o, "original"), INTENT_OK);
+    assert_int_equal(o.n_hidden, 3);
+    assert_int_equal(o.hidden[0], 256);
+    assert_int_equal(o.hidden[2], 64);
+    assert_int_equal(intent_train_opts_preset(&o, "ensemble"), INTENT_OK);
+    assert_int_equal(o.n_nets, 3);
+    assert_int_equal(intent_train_opts_preset(&o, "fastest"), INTENT_ERR_ARG);
     intent_train_opts_init(&o); o.buckets = 0; assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_ERR_ARG);
     intent_train_opts_init(&o); o.char_min = 6; assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_ERR_ARG);
     intent_train_opts_init(&o); o.none_label = "a b"; assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_ERR_ARG);
