@@ -16,6 +16,7 @@ static const char USAGE[] =
     "  eval      score a model on labelled examples\n"
     "  inspect   print what a model file holds\n"
     "  quantize  make an int8 copy of a model\n"
+    "  route     the components a command needs: what to load and to unload\n"
     "\n"
     "  --help     this text\n"
     "  --version  the version\n";
@@ -27,6 +28,7 @@ typedef struct command {
 
 static const command COMMANDS[] = {
     {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect}, {"quantize", cmd_quantize},
+    {"route", cmd_route},
 };
 
 int main(int argc, char **argv) {
