@@ -403,11 +403,13 @@ INTENT_API void intent_eval_free(intent_eval *e);
  *   time. Callbacks must not call back into the same registry.
  *
  * LIMITS
- *   At most INTENT_MAX_COMPONENTS components; names and labels follow the label rules
- *   (1..INTENT_MAX_LABEL_LEN bytes of UTF-8, no whitespace or commas).
+ *   At most INTENT_MAX_COMPONENTS components, each of at most INTENT_MAX_COMPONENT_MEMORY
+ *   bytes (so sums never overflow); names, labels and dependency names follow the label
+ *   rules (1..INTENT_MAX_LABEL_LEN bytes of UTF-8, no whitespace or commas).
  */
 
 #define INTENT_MAX_COMPONENTS 4096
+#define INTENT_MAX_COMPONENT_MEMORY (1ull << 52) /* bytes: 4 PiB */
 
 typedef struct intent_components intent_components;
 
@@ -498,16 +500,17 @@ INTENT_API void intent_components_set_clock(intent_components *c, intent_clock_f
 
 /* Adds a component (copies the spec's strings and arrays). Returns INTENT_ERR_ARG for a
  * bad or duplicate name, a bad label or dependency name, or a registry already validated;
- * INTENT_ERR_LIMIT past INTENT_MAX_COMPONENTS; INTENT_ERR_NOMEM. On failure the registry
- * is unchanged and intent_components_errmsg() says "component NAME: what is wrong".
- * Dependencies may name components added later. Not thread-safe. */
+ * INTENT_ERR_LIMIT past INTENT_MAX_COMPONENTS or INTENT_MAX_COMPONENT_MEMORY;
+ * INTENT_ERR_NOMEM. On failure the registry is unchanged and intent_components_errmsg()
+ * says "component NAME: what is wrong". Dependencies may name components added later.
+ * Not thread-safe. */
 INTENT_API int intent_components_add(intent_components *c, const intent_component_spec *spec);
 
 /* Checks the registry and fixes its order: every dependency must name a component and
  * dependencies must not form a cycle. Returns INTENT_ERR_ARG, with errmsg saying
  * "component NAME: unknown dependency "X"" or "component NAME: dependency cycle NAME ->
  * ... -> NAME", or INTENT_ERR_NOMEM. After success no component can be added; plan and
- * acquire need it. Calling it again does nothing. Not thread-safe. */
+ * acquire need it, and calling it again does nothing. Not thread-safe. */
 INTENT_API int intent_components_validate(intent_components *c);
 
 /* The last message of add or validate, "" if none. Lives until the next add/validate. */
@@ -522,7 +525,8 @@ INTENT_API long intent_components_find(const intent_components *c, const char *n
  * Returns INTENT_ERR_ARG if id is out of range. Thread-safe. */
 INTENT_API int intent_components_info(intent_components *c, size_t id,
                                       intent_component_info *out);
-/* Bytes taken by loaded components now. Thread-safe. */
+/* Bytes taken by loaded components now (one being unloaded counts until its unload
+ * callback returns). Thread-safe. */
 INTENT_API uint64_t intent_components_memory(intent_components *c);
 
 /* Records that component id is loaded already (e.g. it was started outside this process)
@@ -534,8 +538,8 @@ INTENT_API int intent_components_set_loaded(intent_components *c, size_t id,
 
 /* Plans a command whose labels are labels[0..n_labels) (names; unknown names need no
  * component). Changes nothing and calls no callback; the plan reflects this moment only.
- * to_unload holds the idle components past their timeout, then as many more as the budget
- * needs, all least recently used first. memory_after > budget when it cannot fit.
+ * to_unload holds the idle components past their timeout and as many more as the budget
+ * needs, least recently used first. memory_after > budget when it cannot fit.
  * Returns INTENT_ERR_ARG (not validated, NULL arguments) or INTENT_ERR_NOMEM; err (may be
  * NULL) gets the message. Thread-safe. */
 INTENT_API int intent_components_plan(intent_components *c, const char *const *labels,
@@ -548,9 +552,10 @@ INTENT_API int intent_components_plan_scores(intent_components *c, const intent_
                                              intent_plan *out, intent_error *err);
 
 /* Carries out the plan for labels[0..n_labels): holds the required components (so no one
- * unloads them), unloads the idle ones chosen (timeout, then LRU to fit the budget), then
- * loads the missing ones in load order, each once however many threads need it at the
- * same time. *out describes what was decided and what failed.
+ * unloads them), unloads the idle ones chosen (those past their timeout, and the least
+ * recently used ones the budget needs), then loads the missing ones in load order, each
+ * once however many threads need it at the same time. *out describes what was decided and
+ * what failed.
  * Returns:
  *   INTENT_OK            every required component is loaded and held for the caller:
  *                        call intent_components_release(c, out) when done with them.

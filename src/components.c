@@ -147,6 +147,10 @@ int intent_components_add(intent_components *c, const intent_component_spec *spe
         set_msg(c, "component %s: more than %d components", nm, INTENT_MAX_COMPONENTS);
         return INTENT_ERR_LIMIT;
     }
+    if (spec->memory > INTENT_MAX_COMPONENT_MEMORY) {
+        set_msg(c, "component %s: memory over %llu bytes", nm, (unsigned long long)INTENT_MAX_COMPONENT_MEMORY);
+        return INTENT_ERR_LIMIT;
+    }
     if ((spec->n_labels && !spec->labels) || (spec->n_depends && !spec->depends) ||
         spec->n_labels > INTENT_MAX_COMPONENTS || spec->n_depends > INTENT_MAX_COMPONENTS) {
         set_msg(c, "component %s: labels or depends missing or too many (at most %d)", nm,

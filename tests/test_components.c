@@ -212,6 +212,7 @@ static void validation_errors(void **state) {
     assert_string_equal(intent_components_errmsg(c), "component #2: name is empty");
     assert_int_equal(add(c, "stt", "VOICE,", "", 1, 0, NULL), INTENT_ERR_ARG);
     assert_string_equal(intent_components_errmsg(c), "component stt: label \"\" is empty");
+    assert_int_equal(add(c, "huge", "", "", INTENT_MAX_COMPONENT_MEMORY + 1, 0, NULL), INTENT_ERR_LIMIT);
     assert_int_equal(intent_components_count(c), 1); /* failures left it unchanged */
     assert_int_equal(intent_components_add(c, NULL), INTENT_ERR_ARG);
     assert_int_equal(intent_components_new(0, NULL), INTENT_ERR_ARG);
