@@ -57,6 +57,11 @@ $(BUILD)/intent: $(CLI_OBJ) $(BUILD)/libintent.a
 $(BUILD)/tests/run_tests: $(TEST_OBJ) $(BUILD)/libintent.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libintent.a -lcmocka $(LIBS)
 
+# The feedback log's kill -9 test forks and kills writers: a program of its own.
+$(BUILD)/tests/feedback_crash: $(BUILD)/tests/crash/feedback_crash.o $(BUILD)/libintent.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libintent.a $(LIBS)
+
+test: $(BUILD)/tests/feedback_crash
 test: all $(BUILD)/tests/run_tests
 	@BUILD=$(BUILD) sh tests/run.sh
 

@@ -25,7 +25,13 @@ static const char USAGE[] =
     "  --lr X               Adam learning rate (default 0.001)\n"
     "  --batch N            examples per step (default 32)\n"
     "  --dropout X          dropout on hidden units (default 0.3)\n"
+    "  --input-dropout X    share of input n-grams dropped per example (default 0)\n"
+    "  --weight-decay X     decoupled weight decay (default 0)\n"
+    "  --label-smoothing X  gold targets are 1 - X (default 0)\n"
+    "  --softmax-weight X   add X times a softmax cross-entropy over the labels (default 0)\n"
     "  --dev-fraction X     held-out share when no --dev (default 0.1)\n"
+    "  --no-refit           without --dev, keep the model trained on the rest instead of\n"
+    "                       training again on all examples for the best epoch count\n"
     "  --seed N             random seed (default 1)\n"
     "  --threads N          worker threads (default: all cores)\n"
     "features:\n"
@@ -34,17 +40,19 @@ static const char USAGE[] =
     "  --char-ngrams A,B    char n-grams of A..B code points within words (default 2,5;\n"
     "                       0,0 = none)\n"
     "  --no-sublinear-tf    raw term counts instead of 1 + ln(count)\n"
+    "  --min-count N        ignore n-grams seen in fewer than N training examples (default 1)\n"
     "  --keep-accents       do not fold accents (cafe != café)\n"
     "decoding:\n"
     "  --threshold X        decision threshold stored in the model (default 0.5)\n"
     "  --no-tune-threshold  keep --threshold instead of choosing it on the dev set\n"
+    "  --no-calibrate       keep temperature 1 instead of fitting it on the dev set\n"
     "  --int8               store weights as int8 (about 4x smaller; see intent quantize)\n"
     "  --quiet              no progress lines\n";
 
 typedef struct train_cli {
     const char *data, *dev, *out, *format;
     u32_list hidden, chars;
-    int no_sub, keep_acc, no_tune, quiet, int8;
+    int no_sub, keep_acc, no_tune, no_cal, no_refit, quiet, int8;
     float threshold;
     intent_train_opts o;
     intent_epoch_report last;
@@ -56,8 +64,12 @@ static int progress(const intent_epoch_report *r, void *user) {
     if (!c->quiet) {
         if (c->o.n_nets > 1)
             fprintf(stderr, "net %u ", r->net + 1);
-        fprintf(stderr, "epoch %3u  loss %.5f  dev loss %.5f  dev exact %6.2f%%  %6.1fs%s\n", r->epoch,
-                r->train_loss, r->dev_loss, 100.0 * r->dev_score, r->elapsed_s, r->best ? "  *" : "");
+        if (r->refit)
+            fprintf(stderr, "refit on all examples: epoch %3u  loss %.5f  %6.1fs\n", r->epoch, r->train_loss,
+                    r->elapsed_s);
+        else
+            fprintf(stderr, "epoch %3u  loss %.5f  dev loss %.5f  dev exact %6.2f%%  %6.1fs%s\n", r->epoch,
+                    r->train_loss, r->dev_loss, 100.0 * r->dev_score, r->elapsed_s, r->best ? "  *" : "");
     }
     return 0;
 }
@@ -83,6 +95,8 @@ static int apply(train_cli *c) {
     o->sublinear_tf = !c->no_sub;
     o->strip_accents = !c->keep_acc;
     o->tune_threshold = !c->no_tune;
+    o->calibrate = !c->no_cal;
+    o->refit = !c->no_refit;
     o->threshold = c->threshold;
     o->progress = progress;
     o->progress_user = c;
@@ -115,11 +129,15 @@ int cmd_train(int argc, char **argv) {
         {"--nets", OPT_U32, &c.o.n_nets, 1, INTENT_MAX_NETS}, {"--epochs", OPT_U32, &c.o.epochs, 1, 100000},
         {"--patience", OPT_U32, &c.o.patience, 0, 100000}, {"--lr", OPT_F32, &c.o.lr, 1e-7, 10},
         {"--batch", OPT_U32, &c.o.batch, 1, 65536}, {"--dropout", OPT_F32, &c.o.dropout, 0, 0.95},
+        {"--input-dropout", OPT_F32, &c.o.input_dropout, 0, 0.9}, {"--weight-decay", OPT_F32, &c.o.weight_decay, 0, 100},
+        {"--label-smoothing", OPT_F32, &c.o.label_smoothing, 0, 0.5},
+        {"--softmax-weight", OPT_F32, &c.o.softmax_weight, 0, 100}, {"--min-count", OPT_U32, &c.o.min_count, 1, 1000000},
         {"--dev-fraction", OPT_F32, &c.o.dev_fraction, 0.001, 0.5}, {"--seed", OPT_U64, &c.o.seed, 0, 1e18},
         {"--threads", OPT_U32, &c.o.threads, 0, 256}, {"--buckets", OPT_U32, &c.o.buckets, 1, 1 << 30},
         {"--word-ngrams", OPT_U32, &c.o.word_ngrams, 0, 3}, {"--char-ngrams", OPT_U32_LIST, &c.chars, 0, 8},
         {"--no-sublinear-tf", OPT_FLAG, &c.no_sub, 0, 0}, {"--keep-accents", OPT_FLAG, &c.keep_acc, 0, 0},
         {"--threshold", OPT_F32, &c.threshold, 0, 1}, {"--no-tune-threshold", OPT_FLAG, &c.no_tune, 0, 0},
+        {"--no-calibrate", OPT_FLAG, &c.no_cal, 0, 0}, {"--no-refit", OPT_FLAG, &c.no_refit, 0, 0},
         {"--quiet", OPT_FLAG, &c.quiet, 0, 0}, {"--int8", OPT_FLAG, &c.int8, 0, 0},
     };
     const char *pos[1];

@@ -16,6 +16,8 @@ static const char USAGE[] =
     "  eval      score a model on labelled examples\n"
     "  inspect   print what a model file holds\n"
     "  quantize  make an int8 copy of a model\n"
+    "  bench     measure latency, throughput, cold start and memory\n"
+    "  feedback  append a corrected example to a feedback log, or print the log\n"
     "  route     the components a command needs: what to load and to unload\n"
     "\n"
     "  --help     this text\n"
@@ -27,7 +29,8 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect}, {"quantize", cmd_quantize},
+    {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect}, {"quantize", cmd_quantize}, {"bench", cmd_bench},
+    {"feedback", cmd_feedback},
     {"route", cmd_route},
 };
 

@@ -105,6 +105,10 @@ INTENT_API const char *intent_status_str(int status);
 /* The library's version, "MAJOR.MINOR.PATCH". */
 INTENT_API const char *intent_version(void);
 
+/* The kernel set chosen for this CPU at first use: "avx2", "scalar", ... Setting the
+ * environment variable INTENT_FORCE_SCALAR=1 before the first call forces "scalar". */
+INTENT_API const char *intent_kernel_name(void);
+
 /* Details of a failure, filled by functions that take one (may be passed as NULL).
  * status repeats the return code; message is NUL-terminated English naming the cause. */
 typedef struct intent_error {
@@ -194,6 +198,8 @@ typedef struct intent_epoch_report {
     double t_backprop_s;   /* forward + backward passes over training examples */
     double t_update_s;     /* gradient sums and Adam updates */
     double t_eval_s;       /* scoring the dev set after each epoch */
+    int refit;             /* 1 in the refit pass (see intent_train_opts.refit): no dev
+                              scores then (dev_loss and dev_score are -1) */
 } intent_epoch_report;
 
 /* Return non-zero to stop training (intent_train then returns INTENT_ERR_CANCELLED). */
@@ -211,7 +217,16 @@ typedef struct intent_train_opts {
     float lr;               /* Adam learning rate (default 0.001) */
     uint32_t batch;         /* examples per step (default 32) */
     float dropout;          /* on hidden activations in training (default 0.3) */
-    float dev_fraction;     /* held out of train when no dev set is given (default 0.1) */
+    float input_dropout;    /* share of input n-grams dropped per example in training
+                               (default 0) */
+    float weight_decay;     /* decoupled (AdamW) weight decay per unit of lr (default 0) */
+    float label_smoothing;  /* gold targets are 1 - this (default 0) */
+    float softmax_weight;   /* weight of an added softmax cross-entropy over the labels,
+                               which sharpens their ranking (default 0) */
+    float dev_fraction;     /* held out of train when no dev set is given (default 0.1),
+                               stratified by label; every label keeps a training example */
+    int refit;              /* with a held-out slice: after early stopping, train again on
+                               all examples for the best number of epochs (default 1) */
     uint64_t seed;          /* everything random derives from it (default 1) */
     uint32_t threads;       /* worker threads; 0 = all cores (default 0) */
     /* featurizer */
@@ -220,6 +235,7 @@ typedef struct intent_train_opts {
     uint32_t char_min;      /* char n-grams within words, char_min..char_max code points */
     uint32_t char_max;      /* (default 2..5; 0,0 turns them off) */
     int sublinear_tf;       /* 1 + log(tf) instead of tf (default 1) */
+    uint32_t min_count;     /* n-grams in fewer training examples are ignored (default 1) */
     int strip_accents;      /* fold "café" to "cafe" (default 1) */
     /* decoding */
     const char *none_label; /* examples with this label train as "no label"; NULL: none */
@@ -354,6 +370,128 @@ typedef struct intent_eval {
 INTENT_API int intent_evaluate(const intent_model *m, const intent_dataset *ds, float threshold,
                                uint32_t threads, intent_eval *out, intent_error *err);
 INTENT_API void intent_eval_free(intent_eval *e);
+
+/* ------------------------------------------------------------------------------------ */
+/* Feedback log: corrections to learn from, kept safe through crashes                    */
+
+/* A feedback log is an append-only file of examples (a text and its correct labels) that
+ * users or an application hand back, to be read into a dataset for retraining. Each record
+ * is written with one write() and made durable (fdatasync) before intent_feedback_append
+ * returns, and carries a CRC-32C, so a crash (kill -9, power loss) at any moment leaves the
+ * log readable up to its last whole record; a record cut short by the crash (a "torn
+ * tail") is detected, skipped by readers and cut off by the next writer. The format is
+ * described byte by byte in src/feedback.c and docs/FEEDBACK.md.
+ *
+ * Several threads may append through one handle (appends are serialized, records never
+ * interleave); several handles and several processes may append to one log (each append
+ * takes an flock on the file and first catches up with what the others wrote). Readers
+ * may run while writers append: they see the whole records written before they started.
+ * A handle must not be used on both sides of a fork(); open one in the child instead.
+ *
+ * Status codes, besides INTENT_ERR_ARG, INTENT_ERR_NOMEM and INTENT_ERR_IO:
+ *   INTENT_ERR_FORMAT    not a feedback log (bad magic or header), or a record whose
+ *                        checksum holds but whose content is invalid
+ *   INTENT_ERR_VERSION   a log of a newer major version
+ *   INTENT_ERR_CHECKSUM  a damaged record with whole records after it: damage in the
+ *                        middle of the log, which is never mistaken for a torn tail
+ *   INTENT_ERR_LIMIT     a record over INTENT_FEEDBACK_MAX_RECORD bytes, or over
+ *                        INTENT_FEEDBACK_MAX_LABELS labels
+ * Messages name the log and the byte offset of the bad record. */
+
+#define INTENT_FEEDBACK_MAX_RECORD (1u << 20) /* bytes of one record, text included */
+#define INTENT_FEEDBACK_MAX_LABELS 256        /* labels of one record */
+
+typedef struct intent_feedback intent_feedback;
+
+/* Opens the log at path for appending, creating it (mode 0644 less the umask) with its
+ * header if it does not exist; the header is fsynced, and so is the folder, when it is
+ * written. An existing log is scanned to its last whole record (O(size of the log)); a
+ * torn tail after it is cut off (ftruncate, fdatasync) and counted in
+ * intent_feedback_stats.torn_bytes. A file shorter than the header that is a beginning of
+ * one (a creation cut short) is completed. A log damaged in the middle is left untouched
+ * and refused (INTENT_ERR_CHECKSUM; INTENT_ERR_FORMAT for a record whose checksum holds
+ * but whose content is invalid): move it aside; intent_feedback_read still reads the
+ * records before the damage.
+ * *out: the handle, NULL on failure; close it with intent_feedback_close. path is copied.
+ * err: may be NULL. */
+INTENT_API int intent_feedback_open(const char *path, intent_feedback **out, intent_error *err);
+
+/* Appends one record: text (UTF-8, len bytes, not blank, no NUL byte) and its correct
+ * labels (labels[0 .. n_labels), 1..INTENT_FEEDBACK_MAX_LABELS names, each valid per
+ * LIMITS at the top, kept in the order given), stamped with the current time. Everything
+ * is validated before the file is touched (INTENT_ERR_ARG, INTENT_ERR_LIMIT). The record
+ * is written with one write() at the end of the last whole record and fdatasynced; when
+ * this returns INTENT_OK it is durable. When it returns an error the record is not in the
+ * log: a partial write is cut off again; if even that or the fdatasync fails, the handle
+ * refuses further appends (INTENT_ERR_IO) and the log must be reopened, which repairs it.
+ * Before writing it checks what other writers added since this handle last looked, and
+ * cuts a torn tail a crashed one left; older parts of the log are checked by
+ * intent_feedback_open and by readers, not again on each append.
+ * Thread-safe: appends on one handle are serialized by a mutex (and across handles and
+ * processes by an flock), each a few hundred microseconds on a disk: one fdatasync each.
+ * Borrows text and labels for the call. err: may be NULL; the message is also kept in
+ * the handle (intent_feedback_errmsg). */
+INTENT_API int intent_feedback_append(intent_feedback *log, const char *text, size_t len,
+                                      const char *const *labels, size_t n_labels,
+                                      intent_error *err);
+
+/* What a handle knows of its log. */
+typedef struct intent_feedback_stats {
+    uint64_t n_records;  /* whole records in the log, as of the handle's last open or append */
+    uint64_t bytes;      /* header and whole records: where the next record goes */
+    uint64_t torn_bytes; /* bytes of torn tails this handle cut off (at open, or before an
+                            append when another writer had crashed) */
+} intent_feedback_stats;
+
+/* Fills *out. Thread-safe. Returns INTENT_ERR_ARG for NULL arguments. */
+INTENT_API int intent_feedback_get_stats(intent_feedback *log, intent_feedback_stats *out);
+
+/* The message of the handle's last failed call, "" if none. The buffer belongs to the
+ * handle and is rewritten by the next failure: with several threads appending, read the
+ * intent_error each thread passes instead. */
+INTENT_API const char *intent_feedback_errmsg(const intent_feedback *log);
+
+/* Closes the log and frees the handle (records are already durable). NULL is fine. No
+ * append may be running on the handle. */
+INTENT_API void intent_feedback_close(intent_feedback *log);
+
+/* One record as a reader sees it. Pointers live until the callback returns. */
+typedef struct intent_feedback_record {
+    const char *text;          /* UTF-8, NUL-terminated, len bytes */
+    size_t len;
+    const char *const *labels; /* n_labels NUL-terminated names, in the order appended */
+    size_t n_labels;
+    uint64_t time_ms;          /* when it was appended, ms since 1970-01-01 UTC */
+    uint64_t offset;           /* byte offset of the record in the log */
+} intent_feedback_record;
+
+/* Called for each whole record, in log order. Return non-zero to stop. */
+typedef int (*intent_feedback_fn)(const intent_feedback_record *r, void *user);
+
+/* Reads the log at path from the start and calls fn for each whole record. Reading
+ * stops at the end of the log as it was when the scan began (later appends are not
+ * seen), or at the first record that is not whole:
+ *   - a torn tail (no whole record after it) ends the log: INTENT_OK, and its length in
+ *     *n_skipped (0 normally; a log being created counts as empty);
+ *   - damage with whole records after it gives INTENT_ERR_CHECKSUM (or INTENT_ERR_FORMAT)
+ *     and a message naming its byte offset; *n_skipped is the bytes from there to the end.
+ * The records before the stop have been passed to fn in every case. fn returning non-zero
+ * stops the scan with INTENT_ERR_CANCELLED. Memory: a 256 KiB read buffer, or one of the
+ * largest record (1 MiB at most). The log is read with pread (no mmap), so a writer
+ * cutting a torn tail meanwhile is safe. Scans share nothing: any number may run at once.
+ * *n_records: the whole records fn returned 0 for. n_records, n_skipped, err: may be NULL. */
+INTENT_API int intent_feedback_scan(const char *path, intent_feedback_fn fn, void *user,
+                                    uint64_t *n_records, uint64_t *n_skipped,
+                                    intent_error *err);
+
+/* Appends every whole record of the log at path to ds (text and labels; the time is not
+ * kept), as intent_feedback_scan reads them, so a model can be retrained on it directly.
+ * *n_read: examples added (also on failure: those before the stop stay in ds).
+ * *n_skipped: as for intent_feedback_scan. Errors of intent_feedback_scan, and those of
+ * intent_dataset_add (INTENT_ERR_NOMEM, INTENT_ERR_LIMIT). n_read, n_skipped, err: may be
+ * NULL. ds is used by this thread only during the call. */
+INTENT_API int intent_feedback_read(const char *path, intent_dataset *ds, size_t *n_read,
+                                    uint64_t *n_skipped, intent_error *err);
 
 /* ------------------------------------------------------------------------------------ */
 /* Components: what must be loaded to answer a command                                   */

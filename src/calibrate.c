@@ -94,7 +94,7 @@ float intenti_fit_temperature(const intenti_prep *p, const float *logits, uint32
 float intenti_tune_threshold(const intenti_prep *p, const float *probs, uint32_t n_labels, uint32_t max_labels) {
     float best_t = 0.5f;
     double best = intenti_exact(p, probs, n_labels, best_t, max_labels);
-    for (int i = 5; i <= 95; i++) {
+    for (int i = 1; i <= 99; i++) {
         float th = (float)i / 100.0f;
         double s = intenti_exact(p, probs, n_labels, th, max_labels);
         if (s > best + 1e-12 || (fabs(s - best) <= 1e-12 && fabsf(th - 0.5f) < fabsf(best_t - 0.5f))) {

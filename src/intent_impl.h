@@ -147,6 +147,8 @@ typedef struct intenti_feats {
     uint32_t *slot_of;    /* [INTENTI_MAX_FEATURES] slot of each feature, to clear it */
     uint32_t *ids;        /* [INTENTI_MAX_FEATURES] bucket ids, first-seen order */
     float *vals;          /* [INTENTI_MAX_FEATURES] counts, then tf-idf weights */
+    float *w;             /* [INTENTI_MAX_FEATURES] per-net layer-0 weights (serving) */
+    uint32_t *idx;        /* [INTENT_MAX_WIDTH] non-zero units of a hidden layer (serving) */
     uint32_t n;           /* distinct features of the current text */
     bool cleared;         /* the dedup table is already empty (weigh compacted the list) */
     int32_t word[INTENTI_WORD_CAP];
@@ -295,6 +297,12 @@ typedef struct intenti_net {
     intenti_layer layers[INTENT_MAX_HIDDEN + 1];
 } intenti_net;
 
+/* Layer-0 weighting of one bucket, derived at load: its idf, and idf times the row's
+ * int8 scale (idf alone for float rows). One look-up serves the norm and the row. */
+typedef struct intenti_rowinfo {
+    float idf, gain;
+} intenti_rowinfo;
+
 struct intent_model {
     uint8_t *image;       /* the file image: heap (aligned) or mmap */
     size_t image_len;
@@ -311,14 +319,23 @@ struct intent_model {
     uint32_t n_nets;
     intenti_net nets[INTENT_MAX_NETS];
     uint32_t max_width;   /* widest layer output, for scratch sizing */
+    intenti_rowinfo *rows[INTENT_MAX_NETS]; /* [fs.buckets] per net, owned */
 };
 
 INTENTI_HIDDEN int intenti_model_from_image(uint8_t *image, size_t len, bool mapped,
                                             const char *name, intent_model **out,
                                             intent_error *err);
 /* Forward pass of every net for one featurized text; writes n_labels confidences. */
-INTENTI_HIDDEN void intenti_model_forward(const intent_model *m, const intenti_feats *f,
+INTENTI_HIDDEN void intenti_model_forward(const intent_model *m, intenti_feats *f,
                                           float *h0, float *h1, float *conf);
+/* Serving path, for a text featurized by intenti_extract (raw counts):
+ * intenti_model_prepare drops unseen buckets and applies sublinear tf in place and
+ * returns 1 / the tf-idf norm; intenti_model_logits then runs net `net` (the weighting
+ * is folded into layer 0) and returns its logits, a pointer into h0 or h1. */
+INTENTI_HIDDEN float intenti_model_prepare(const intent_model *m, intenti_feats *f);
+INTENTI_HIDDEN const float *intenti_model_logits(const intent_model *m, uint32_t net, const intenti_feats *f,
+                                                 float inv_norm, float *h0, float *h1);
+INTENTI_HIDDEN int intenti_model_rows(intent_model *m);
 /* One net on sparse input (ids, vals, n): returns the logits, which lie in h0 or h1
  * (each at least as wide as the widest layer). */
 INTENTI_HIDDEN const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net,

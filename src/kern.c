@@ -27,3 +27,5 @@ const intenti_kern *intenti_kern_get(void) {
     }
     return k;
 }
+
+const char *intent_kernel_name(void) { return intenti_kern_get()->name; }

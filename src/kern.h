@@ -23,6 +23,11 @@ typedef struct intenti_kern {
     float (*dot)(const float *a, const float *b, size_t n);
     /* x[i] = max(x[i], 0) */
     void (*relu)(float *x, size_t n);
+    /* Sparse layer body: h[0..w) += sum_j a[j] * rows[j][0..w), where rows[j] is
+     * base + idx[j] * w (float rows, or int8 rows in accum_i8). The accumulators stay
+     * in registers across all n rows, which is what makes the first layer cheap. */
+    void (*accum)(float *h, size_t w, const float *base, const uint32_t *idx, const float *a, size_t n);
+    void (*accum_i8)(float *h, size_t w, const int8_t *base, const uint32_t *idx, const float *a, size_t n);
     /* Adam on n parameters: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
      * w -= lr_t * m / (sqrt(v) + eps) */
     void (*adam)(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,

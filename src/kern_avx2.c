@@ -89,7 +89,81 @@ TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, 
     }
 }
 
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, adam};
+/* Columns in blocks of 64 (8 accumulators of 8 floats), every row per block; rows are
+ * re-read once per block, which for the usual widths (<= 256) stays in L1. The tail
+ * columns (w % 8) fall back to scalar fmaf, which rounds as the vector body does. */
+#define BLOCK 64
+
+TARGET static void accum(float *h, size_t w, const float *base, const uint32_t *idx, const float *a, size_t n) {
+    size_t c = 0;
+    for (; c + BLOCK <= w; c += BLOCK) {
+        __m256 s0 = _mm256_loadu_ps(h + c), s1 = _mm256_loadu_ps(h + c + 8), s2 = _mm256_loadu_ps(h + c + 16),
+               s3 = _mm256_loadu_ps(h + c + 24), s4 = _mm256_loadu_ps(h + c + 32), s5 = _mm256_loadu_ps(h + c + 40),
+               s6 = _mm256_loadu_ps(h + c + 48), s7 = _mm256_loadu_ps(h + c + 56);
+        for (size_t j = 0; j < n; j++) {
+            const float *r = base + (size_t)idx[j] * w + c;
+            __m256 va = _mm256_set1_ps(a[j]);
+            s0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r), s0);
+            s1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 8), s1);
+            s2 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 16), s2);
+            s3 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 24), s3);
+            s4 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 32), s4);
+            s5 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 40), s5);
+            s6 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 48), s6);
+            s7 = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 56), s7);
+        }
+        _mm256_storeu_ps(h + c, s0); _mm256_storeu_ps(h + c + 8, s1); _mm256_storeu_ps(h + c + 16, s2);
+        _mm256_storeu_ps(h + c + 24, s3); _mm256_storeu_ps(h + c + 32, s4); _mm256_storeu_ps(h + c + 40, s5);
+        _mm256_storeu_ps(h + c + 48, s6); _mm256_storeu_ps(h + c + 56, s7);
+    }
+    for (; c + 8 <= w; c += 8) {
+        __m256 s0 = _mm256_loadu_ps(h + c);
+        for (size_t j = 0; j < n; j++)
+            s0 = _mm256_fmadd_ps(_mm256_set1_ps(a[j]), _mm256_loadu_ps(base + (size_t)idx[j] * w + c), s0);
+        _mm256_storeu_ps(h + c, s0);
+    }
+    for (; c < w; c++)
+        for (size_t j = 0; j < n; j++)
+            h[c] = fmaf(a[j], base[(size_t)idx[j] * w + c], h[c]);
+}
+
+/* 8 int8 weights -> 8 floats: vpmovsxbd reads the 8 bytes straight from memory. */
+#define I8X8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+
+TARGET static void accum_i8(float *h, size_t w, const int8_t *base, const uint32_t *idx, const float *a, size_t n) {
+    size_t c = 0;
+    for (; c + BLOCK <= w; c += BLOCK) {
+        __m256 s0 = _mm256_loadu_ps(h + c), s1 = _mm256_loadu_ps(h + c + 8), s2 = _mm256_loadu_ps(h + c + 16),
+               s3 = _mm256_loadu_ps(h + c + 24), s4 = _mm256_loadu_ps(h + c + 32), s5 = _mm256_loadu_ps(h + c + 40),
+               s6 = _mm256_loadu_ps(h + c + 48), s7 = _mm256_loadu_ps(h + c + 56);
+        for (size_t j = 0; j < n; j++) {
+            const int8_t *r = base + (size_t)idx[j] * w + c;
+            __m256 va = _mm256_set1_ps(a[j]);
+            s0 = _mm256_fmadd_ps(va, I8X8(r), s0);
+            s1 = _mm256_fmadd_ps(va, I8X8(r + 8), s1);
+            s2 = _mm256_fmadd_ps(va, I8X8(r + 16), s2);
+            s3 = _mm256_fmadd_ps(va, I8X8(r + 24), s3);
+            s4 = _mm256_fmadd_ps(va, I8X8(r + 32), s4);
+            s5 = _mm256_fmadd_ps(va, I8X8(r + 40), s5);
+            s6 = _mm256_fmadd_ps(va, I8X8(r + 48), s6);
+            s7 = _mm256_fmadd_ps(va, I8X8(r + 56), s7);
+        }
+        _mm256_storeu_ps(h + c, s0); _mm256_storeu_ps(h + c + 8, s1); _mm256_storeu_ps(h + c + 16, s2);
+        _mm256_storeu_ps(h + c + 24, s3); _mm256_storeu_ps(h + c + 32, s4); _mm256_storeu_ps(h + c + 40, s5);
+        _mm256_storeu_ps(h + c + 48, s6); _mm256_storeu_ps(h + c + 56, s7);
+    }
+    for (; c + 8 <= w; c += 8) {
+        __m256 s0 = _mm256_loadu_ps(h + c);
+        for (size_t j = 0; j < n; j++)
+            s0 = _mm256_fmadd_ps(_mm256_set1_ps(a[j]), I8X8(base + (size_t)idx[j] * w + c), s0);
+        _mm256_storeu_ps(h + c, s0);
+    }
+    for (; c < w; c++)
+        for (size_t j = 0; j < n; j++)
+            h[c] = fmaf(a[j], (float)base[(size_t)idx[j] * w + c], h[c]);
+}
+
+static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else

@@ -36,4 +36,14 @@ static void adam(float *w, float *m, float *v, const float *g, size_t n, float l
     }
 }
 
-const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, adam};
+static void accum(float *h, size_t w, const float *base, const uint32_t *idx, const float *a, size_t n) {
+    for (size_t j = 0; j < n; j++)
+        axpy(h, base + (size_t)idx[j] * w, a[j], w);
+}
+
+static void accum_i8(float *h, size_t w, const int8_t *base, const uint32_t *idx, const float *a, size_t n) {
+    for (size_t j = 0; j < n; j++)
+        axpy_i8(h, base + (size_t)idx[j] * w, a[j], w);
+}
+
+const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, adam};

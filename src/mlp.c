@@ -147,29 +147,54 @@ static void forward(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern
     }
 }
 
-/* Output delta scale * (sigmoid(z) - y) and the example's BCE, computed stably. */
+/* Adds w * scale * (softmax(z) - t) to d, t spreading 1 over the gold labels, and returns
+ * w * the cross-entropy. This sharpens the ranking between labels that per-label sigmoids
+ * learn only indirectly; the sigmoid loss still sets the absolute levels. */
+static double softmax_delta(const float *z, uint32_t n_out, const uint32_t *lab, uint32_t n_lab, float w,
+                            float scale, float *d) {
+    float mx = z[0];
+    for (uint32_t i = 1; i < n_out; i++)
+        mx = z[i] > mx ? z[i] : mx;
+    double sum = 0.0;
+    for (uint32_t i = 0; i < n_out; i++)
+        sum += exp((double)(z[i] - mx));
+    double log_sum = log(sum), loss = 0.0;
+    for (uint32_t i = 0; i < n_out; i++)
+        d[i] += w * scale * (float)(exp((double)(z[i] - mx) - log_sum));
+    for (uint32_t j = 0; j < n_lab; j++) {
+        d[lab[j]] -= w * scale / (float)n_lab;
+        loss -= ((double)(z[lab[j]] - mx) - log_sum) / n_lab;
+    }
+    return w * loss;
+}
+
+/* Output delta scale * (sigmoid(z) - y) and the example's BCE, computed stably;
+ * y is 1 - smooth for gold labels, 0 for the others. */
 static double output_delta(const float *z, uint32_t n_out, const uint32_t *lab, uint32_t n_lab,
-                           float scale, float *d) {
+                           float scale, float smooth, float *d) {
     double loss = 0.0;
     for (uint32_t i = 0; i < n_out; i++) {
         float zi = z[i];
         d[i] = scale / (1.0f + expf(-zi));
         loss += (zi > 0.0f ? zi : 0.0f) + log1pf(expf(-fabsf(zi)));
     }
+    float y = 1.0f - smooth;
     for (uint32_t j = 0; j < n_lab; j++) {
-        d[lab[j]] -= scale;
-        loss -= z[lab[j]];
+        d[lab[j]] -= scale * y;
+        loss -= y * z[lab[j]];
     }
     return loss;
 }
 
 void intenti_mlp_example(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern *k,
                          const uint32_t *ids, const float *vals, uint32_t n, const uint32_t *lab,
-                         uint32_t n_lab, float p, intenti_rng *rng, float scale, float *delta0) {
-    forward(m, ws, k, ids, vals, n, p, rng);
+                         uint32_t n_lab, const intenti_xcfg *cfg, intenti_rng *rng, float *delta0) {
+    forward(m, ws, k, ids, vals, n, cfg->dropout, rng);
     uint32_t L = m->n_layers;
     float *d = ws->d0, *dprev = ws->d1;
-    ws->loss += output_delta(ws->z[L - 1], m->size[L], lab, n_lab, scale, d);
+    ws->loss += output_delta(ws->z[L - 1], m->size[L], lab, n_lab, cfg->scale, cfg->smooth, d);
+    if (cfg->softmax > 0.0f && n_lab > 0)
+        ws->loss += softmax_delta(ws->z[L - 1], m->size[L], lab, n_lab, cfg->softmax, cfg->scale, d);
     for (uint32_t l = L - 1; l >= 1; l--) {
         uint32_t n_in = m->size[l], n_out = m->size[l + 1];
         const float *a = ws->a[l - 1];

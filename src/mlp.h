@@ -49,19 +49,29 @@ INTENTI_HIDDEN int intenti_mlp_ws_new(intenti_mlp_ws *ws, const intenti_mlp *m);
 INTENTI_HIDDEN void intenti_mlp_ws_free(intenti_mlp_ws *ws, const intenti_mlp *m);
 INTENTI_HIDDEN void intenti_mlp_ws_zero(intenti_mlp_ws *ws, const intenti_mlp *m);
 
+/* How one example is trained. */
+typedef struct intenti_xcfg {
+    float dropout;   /* on hidden units */
+    float smooth;    /* gold targets are 1 - smooth instead of 1 */
+    float softmax;   /* weight of an extra softmax cross-entropy over the labels (gold
+                        labels share the target mass; skipped for "no label" examples) */
+    float scale;     /* gradients are multiplied by this (1 / batch size) */
+} intenti_xcfg;
+
 /* Forward + backward of one example: sparse input (ids, vals, n), gold labels
- * (lab[n_lab], ids into the output layer), dropout rate p with its own rng.
+ * (lab[n_lab], ids into the output layer), dropout masks drawn from rng.
  * Adds scale * dLoss/dparam into ws (dense layers) and writes scale * dLoss/dz0 into
  * delta0 [size[1]], from which the caller forms layer 0's sparse gradient. */
 INTENTI_HIDDEN void intenti_mlp_example(const intenti_mlp *m, intenti_mlp_ws *ws,
                                         const intenti_kern *k, const uint32_t *ids,
                                         const float *vals, uint32_t n, const uint32_t *lab,
-                                        uint32_t n_lab, float p, intenti_rng *rng, float scale,
+                                        uint32_t n_lab, const intenti_xcfg *cfg, intenti_rng *rng,
                                         float *delta0);
 
 /* Adam settings of one step; lr_t includes the bias corrections of step t. */
 typedef struct intenti_adam {
     float lr_t, b1, b2, eps;
+    float lr;   /* without the corrections, for decoupled weight decay */
 } intenti_adam;
 
 #endif

@@ -196,6 +196,8 @@ int intenti_model_from_image(uint8_t *image, size_t len, bool mapped, const char
     if (!rc) rc = read_labels(m, name, err);
     if (!rc) rc = read_nets(m, name, err);
     if (!rc) rc = read_decode(m, name, err);
+    if (!rc && intenti_model_rows(m))
+        rc = intenti_err(err, INTENT_ERR_NOMEM, "%s: out of memory", name);
     if (rc) {
         intent_model_free(m);
         return rc;
@@ -208,6 +210,8 @@ void intent_model_free(intent_model *m) {
     if (!m)
         return;
     intenti_fview_free(&m->view);
+    for (uint32_t n = 0; n < INTENT_MAX_NETS; n++)
+        intenti_afree(m->rows[n]);
     if (m->mapped)
         munmap(m->image, m->image_len);
     else
@@ -273,6 +277,24 @@ static void dense_layer(const intenti_kern *k, const intenti_layer *L, const flo
     }
 }
 
+/* The same for serving: ReLU, then the non-zero inputs listed (idx, a: scratch of n_in)
+ * and summed by the register-blocked kernel. */
+static void dense_serve(const intenti_kern *k, const intenti_layer *L, const float *in, float *out,
+                        uint32_t *idx, float *a) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < L->n_in; i++) {
+        if (!(in[i] > 0.0f))
+            continue;
+        idx[n] = i;
+        a[n++] = L->dtype == INTENTI_DT_F32 ? in[i] : in[i] * L->qs[i];
+    }
+    memcpy(out, L->b, L->n_out * sizeof *out);
+    if (L->dtype == INTENTI_DT_F32)
+        k->accum(out, L->n_out, L->w, idx, a, n);
+    else
+        k->accum_i8(out, L->n_out, L->q, idx, a, n);
+}
+
 const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, const uint32_t *ids,
                                  const float *vals, uint32_t n, float *h0, float *h1) {
     float *a = h0, *b = h1;
@@ -287,15 +309,90 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
     return a;
 }
 
-void intenti_model_forward(const intent_model *m, const intenti_feats *f, float *h0, float *h1,
-                           float *conf) {
+/* Raw counts (after intenti_extract) -> what layer 0 needs: unseen buckets (idf 0)
+ * dropped, tf' = 1 + ln(tf) when sublinear, in place; returns 1 / the L2 norm of the
+ * tf-idf vector, sqrt(sum_j (tf'_j idf_j)^2), or 0 for an empty one. The dedup table is
+ * cleared first, since compaction breaks its links (as in intenti_weigh). */
+static float prepare_counts(const intent_model *m, intenti_feats *f) {
+    for (uint32_t i = 0; i < f->n; i++)
+        f->slot_key[f->slot_of[i]] = 0;
+    f->cleared = true;
+    bool sub = m->fs.flags & INTENTI_FEAT_SUBLINEAR;
+    const intenti_rowinfo *ri = m->rows[0];
+    float norm2 = 0.0f;
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < f->n; j++) {
+        float idf = ri[f->ids[j]].idf, tf = f->vals[j];
+        if (idf == 0.0f)
+            continue;
+        if (sub && tf > 1.0f)
+            tf = 1.0f + logf(tf);
+        norm2 += (tf * idf) * (tf * idf);
+        f->ids[k] = f->ids[j];
+        f->vals[k++] = tf;
+    }
+    f->n = k;
+    return norm2 > 0.0f ? 1.0f / sqrtf(norm2) : 0.0f;
+}
+
+/* Layer 0 of a served model: h = b + inv_norm * sum_j tf'_j * gain_j * W[id_j], the
+ * tf-idf weighting folded into each row's gain (idf, times the int8 scale). */
+static void sparse_fused(const intenti_kern *k, const intent_model *m, uint32_t net, const intenti_feats *f,
+                         float inv_norm, float *h) {
+    const intenti_layer *L = &m->nets[net].layers[0];
+    const intenti_rowinfo *ri = m->rows[net];
+    for (uint32_t j = 0; j < f->n; j++)
+        f->w[j] = f->vals[j] * ri[f->ids[j]].gain;
+    memset(h, 0, L->n_out * sizeof *h);
+    if (L->dtype == INTENTI_DT_F32)
+        k->accum(h, L->n_out, L->w, f->ids, f->w, f->n);
+    else
+        k->accum_i8(h, L->n_out, L->q, f->ids, f->w, f->n);
+    for (uint32_t i = 0; i < L->n_out; i++)
+        h[i] = L->b[i] + h[i] * inv_norm;
+}
+
+float intenti_model_prepare(const intent_model *m, intenti_feats *f) { return prepare_counts(m, f); }
+
+const float *intenti_model_logits(const intent_model *m, uint32_t net, const intenti_feats *f, float inv_norm,
+                                  float *h0, float *h1) {
     const intenti_kern *k = intenti_kern_get();
+    const intenti_net *nt = &m->nets[net];
+    float *a = h0, *b = h1;
+    sparse_fused(k, m, net, f, inv_norm, a);
+    for (uint32_t l = 1; l < nt->n_layers; l++) {
+        /* f->ids / f->w are free again once layer 0 is done: reuse them as the list */
+        dense_serve(k, &nt->layers[l], a, b, f->idx, f->w);
+        float *t = a;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+void intenti_model_forward(const intent_model *m, intenti_feats *f, float *h0, float *h1, float *conf) {
     float inv_t = 1.0f / m->temperature, inv_n = 1.0f / (float)m->n_nets;
+    float inv_norm = prepare_counts(m, f);
     for (uint32_t i = 0; i < m->n_labels; i++)
         conf[i] = 0.0f;
     for (uint32_t n = 0; n < m->n_nets; n++) {
-        const float *z = intenti_net_forward(k, &m->nets[n], f->ids, f->vals, f->n, h0, h1);
+        const float *z = intenti_model_logits(m, n, f, inv_norm, h0, h1);
         for (uint32_t i = 0; i < m->n_labels; i++)
             conf[i] += inv_n / (1.0f + expf(-z[i] * inv_t));
     }
+}
+
+/* Row info of layer 0 for each net: idf, and idf times the int8 row scale (or idf). */
+int intenti_model_rows(intent_model *m) {
+    for (uint32_t n = 0; n < m->n_nets; n++) {
+        const intenti_layer *L = &m->nets[n].layers[0];
+        m->rows[n] = intenti_aalloc((size_t)m->fs.buckets * sizeof(intenti_rowinfo));
+        if (!m->rows[n])
+            return INTENT_ERR_NOMEM;
+        for (uint32_t b = 0; b < m->fs.buckets; b++) {
+            float idf = m->idf[b], gain = L->dtype == INTENTI_DT_I8 ? idf * L->qs[b] : idf;
+            m->rows[n][b] = (intenti_rowinfo){idf, gain};
+        }
+    }
+    return INTENT_OK;
 }

@@ -73,8 +73,35 @@ static int run(const intent_model *m, intent_ctx *c, const char *text, size_t le
     if (rc)
         return rc;
     intenti_extract(&m->fs, &c->feats, text, len);
-    intenti_weigh(&m->fs, m->idf, &c->feats);
     intenti_model_forward(m, &c->feats, c->h0, c->h1, conf);
+    return INTENT_OK;
+}
+
+/* Single net: decide on the logits (sigmoid is monotonic: p >= thr <=> z >= T logit(thr))
+ * and take sigmoids of the entries returned only. */
+static int decode_logits(const intent_model *m, const float *z, float threshold, intent_score *top, size_t cap,
+                         size_t *n_top, size_t *n_over) {
+    if (threshold < 0.0f || isnan(threshold))
+        threshold = m->threshold;
+    float zt = threshold <= 0.0f ? -INFINITY : threshold >= 1.0f ? INFINITY
+                                                                 : m->temperature * logf(threshold / (1.0f - threshold));
+    size_t k = 0, over = 0;
+    for (uint32_t i = 0; i < m->n_labels; i++) {
+        float v = z[i];
+        over += v >= zt; /* false for NaN */
+        if ((k < cap && v == v) || (k && k == cap && v > top[k - 1].confidence)) {
+            size_t j = k < cap ? k++ : k - 1;
+            while (j > 0 && top[j - 1].confidence < v) {
+                top[j] = top[j - 1];
+                j--;
+            }
+            top[j] = (intent_score){i, v};
+        }
+    }
+    for (size_t i = 0; i < k; i++)
+        top[i].confidence = 1.0f / (1.0f + expf(-top[i].confidence / m->temperature));
+    *n_top = k;
+    *n_over = over < m->max_labels ? over : m->max_labels;
     return INTENT_OK;
 }
 
@@ -109,10 +136,17 @@ int intent_predict(const intent_model *m, intent_ctx *ctx, const char *text, siz
                    float threshold, intent_score *top, size_t cap, size_t *n_top, size_t *n_over) {
     if (!m || !ctx || (!text && len) || (!top && cap) || !n_top || !n_over)
         return INTENT_ERR_ARG;
-    int rc = run(m, ctx, text ? text : "", len, ctx->conf);
+    if (m->n_nets > 1) {
+        int rc = run(m, ctx, text ? text : "", len, ctx->conf);
+        return rc ? rc : intent_decode(m, ctx->conf, threshold, top, cap, n_top, n_over);
+    }
+    int rc = ctx_fit(ctx, m);
     if (rc)
         return rc;
-    return intent_decode(m, ctx->conf, threshold, top, cap, n_top, n_over);
+    intenti_extract(&m->fs, &ctx->feats, text ? text : "", len);
+    float inv_norm = intenti_model_prepare(m, &ctx->feats);
+    const float *z = intenti_model_logits(m, 0, &ctx->feats, inv_norm, ctx->h0, ctx->h1);
+    return decode_logits(m, z, threshold, top, cap, n_top, n_over);
 }
 
 int intent_predict_batch(const intent_model *m, intent_ctx *ctx, const char *const *texts,

@@ -156,7 +156,7 @@ void intenti_prep_free(intenti_prep *p) {
     memset(p, 0, sizeof *p);
 }
 
-int intenti_prep_idf(const intenti_prep *p, uint32_t buckets, float **out) {
+int intenti_prep_idf(const intenti_prep *p, uint32_t buckets, uint32_t min_count, float **out) {
     uint32_t *df = intenti_calloc(buckets, sizeof *df);
     float *idf = intenti_calloc(buckets, sizeof *idf);
     if (!df || !idf) {
@@ -167,7 +167,7 @@ int intenti_prep_idf(const intenti_prep *p, uint32_t buckets, float **out) {
     for (size_t j = 0; j < p->n_feats; j++) /* ids are distinct within an example */
         df[p->ids[j]]++;
     for (uint32_t b = 0; b < buckets; b++)
-        idf[b] = df[b] ? (float)(log((1.0 + p->n) / (1.0 + df[b])) + 1.0) : 0.0f;
+        idf[b] = df[b] && df[b] >= min_count ? (float)(log((1.0 + p->n) / (1.0 + df[b])) + 1.0) : 0.0f;
     intenti_free(df);
     *out = idf;
     return INTENT_OK;

@@ -29,7 +29,9 @@ int intenti_feats_init(intenti_feats *f) {
     f->slot_of = intenti_calloc(INTENTI_MAX_FEATURES, sizeof *f->slot_of);
     f->ids = intenti_calloc(INTENTI_MAX_FEATURES, sizeof *f->ids);
     f->vals = intenti_calloc(INTENTI_MAX_FEATURES, sizeof *f->vals);
-    if (!f->slot_key || !f->slot_pos || !f->slot_of || !f->ids || !f->vals) {
+    f->w = intenti_calloc(INTENT_MAX_WIDTH, sizeof *f->w);
+    f->idx = intenti_calloc(INTENT_MAX_WIDTH, sizeof *f->idx);
+    if (!f->slot_key || !f->slot_pos || !f->slot_of || !f->ids || !f->vals || !f->w || !f->idx) {
         intenti_feats_free(f);
         return INTENT_ERR_NOMEM;
     }
@@ -42,6 +44,8 @@ void intenti_feats_free(intenti_feats *f) {
     intenti_free(f->slot_of);
     intenti_free(f->ids);
     intenti_free(f->vals);
+    intenti_free(f->w);
+    intenti_free(f->idx);
     memset(f, 0, sizeof *f);
 }
 

@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,19 +38,31 @@ typedef struct trainer {
     intenti_mlp net, am, av;   /* parameters and Adam moments */
     intenti_mlp best[INTENT_MAX_NETS];
     uint32_t best_epoch[INTENT_MAX_NETS];
-    float *g0;                 /* [buckets][width]: layer-0 gradient rows, zero between steps */
-    uint32_t *stamp, *touched, n_touched;
+    float *g0;                 /* [g0_rows][width]: the step's layer-0 gradient, one compact
+                                  row per touched bucket (slot order) */
+    size_t g0_rows;            /* min(buckets, batch x most features of an example) */
+    uint32_t *stamp, *slot;    /* [buckets]: step stamp, and the bucket's slot in g0 */
+    uint32_t *touched, n_touched; /* [g0_rows]: slot -> bucket */
+    uint32_t *bx_slot;         /* [batch][max nnz]: each input feature's g0 slot */
     float *delta0;             /* [batch][width] */
     intenti_mlp_ws ws[N_SHARDS];
     uint32_t *order;           /* [tr.n] shuffled example order */
     float *probs;              /* [dev.n][n_labels] the current net's, then the ensemble's */
     float *logits;             /* [n_nets][dev.n][n_labels] each kept net's dev logits */
     uint32_t max_labels;       /* most labels on one training example */
+    const uint32_t *fixed;     /* refit: net k trains exactly fixed[k] epochs, no dev scoring */
+    bool all_train;            /* refit: the held-out examples train too */
     double *dev_loss;          /* [dev.n] */
     float *eval_buf;           /* [T][2][max width] */
     uint32_t max_width;
     /* the step in flight */
     const uint32_t *batch;
+    const uint32_t **bx_ids;   /* [batch] each example's features after input dropout */
+    const float **bx_vals;
+    uint32_t *bx_n;
+    uint32_t *drop_ids;        /* [batch][max nnz] storage for dropped-out copies */
+    float *drop_vals;
+    uint32_t max_nnz;
     uint32_t bs, n_shards, epoch, net_k;
     uint64_t step;             /* Adam step of the current net */
     uint32_t stamp_gen;        /* never reset, so old stamps never match */
@@ -87,10 +100,12 @@ void intent_train_opts_init(intent_train_opts *o) {
     o->char_min = 2;
     o->char_max = 5;
     o->sublinear_tf = 1;
+    o->min_count = 1;
     o->strip_accents = 1;
     o->threshold = 0.5f;
     o->tune_threshold = 1;
     o->calibrate = 1;
+    o->refit = 1;
 }
 
 static int check_opts(const intent_train_opts *o, intent_error *err) {
@@ -109,6 +124,16 @@ static int check_opts(const intent_train_opts *o, intent_error *err) {
         return intenti_err(err, INTENT_ERR_ARG, "batch must be 1..65536");
     if (!(o->dropout >= 0.0f && o->dropout <= 0.95f))
         return intenti_err(err, INTENT_ERR_ARG, "dropout must be in [0, 0.95]");
+    if (!(o->input_dropout >= 0.0f && o->input_dropout <= 0.9f))
+        return intenti_err(err, INTENT_ERR_ARG, "input dropout must be in [0, 0.9]");
+    if (!(o->weight_decay >= 0.0f && o->weight_decay <= 100.0f))
+        return intenti_err(err, INTENT_ERR_ARG, "weight decay must be in [0, 100]");
+    if (!(o->label_smoothing >= 0.0f && o->label_smoothing <= 0.5f))
+        return intenti_err(err, INTENT_ERR_ARG, "label smoothing must be in [0, 0.5]");
+    if (!(o->softmax_weight >= 0.0f && o->softmax_weight <= 100.0f))
+        return intenti_err(err, INTENT_ERR_ARG, "softmax weight must be in [0, 100]");
+    if (o->min_count < 1 || o->min_count > 1000000)
+        return intenti_err(err, INTENT_ERR_ARG, "min count must be 1..1000000");
     if (!(o->dev_fraction > 0.0f && o->dev_fraction <= 0.5f))
         return intenti_err(err, INTENT_ERR_ARG, "dev fraction must be in (0, 0.5]");
     if (!(o->threshold >= 0.0f && o->threshold <= 1.0f))
@@ -168,7 +193,55 @@ static int map_dev_labels(const trainer *t, const intent_dataset *dev, uint32_t 
     return INTENT_OK;
 }
 
-/* Train and dev index lists: all of train and all of dev, or a seeded held-out slice. */
+typedef struct keyed {
+    uint32_t key, pos, idx;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b) {
+    const keyed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* A seeded held-out slice, stratified by each example's first label: every label keeps
+ * at least one training example, and the dev share of each label is dev_fraction, the
+ * fractions carried from label to label so that rare labels still give dev examples. */
+static int held_out(const trainer *t, const intent_dataset *train, uint32_t *tr_idx, uint32_t *n_tr,
+                    uint32_t *dev_idx, uint32_t *n_dev) {
+    uint32_t n = (uint32_t)train->n;
+    keyed *k = intenti_malloc(n * sizeof *k);
+    if (!k)
+        return INTENT_ERR_NOMEM;
+    intenti_rng r;
+    intenti_rng_seed(&r, t->o->seed, 1);
+    for (uint32_t i = 0; i < n; i++)
+        k[i] = (keyed){train->lab_ids[train->lab_off[i]], intenti_rng_u32(&r), i};
+    qsort(k, n, sizeof *k, cmp_keyed);
+    double carry = 0.5;
+    *n_tr = *n_dev = 0;
+    for (uint32_t a = 0, b; a < n; a = b) {
+        for (b = a + 1; b < n && k[b].key == k[a].key; b++)
+            ;
+        carry += t->o->dev_fraction * (b - a);
+        uint32_t take = (uint32_t)carry;
+        take = take > b - a - 1 ? b - a - 1 : take;
+        carry -= take;
+        for (uint32_t i = a; i < b; i++) {
+            if (i < b - take)
+                tr_idx[(*n_tr)++] = k[i].idx;
+            else
+                dev_idx[(*n_dev)++] = k[i].idx;
+        }
+    }
+    if (*n_dev == 0) /* every label has one example: the whole set is its own dev set */
+        for (uint32_t i = 0; i < n; i++)
+            dev_idx[(*n_dev)++] = i;
+    intenti_free(k);
+    return INTENT_OK;
+}
+
+/* Train and dev index lists: all of train and all of dev, or a held-out slice. */
 static int split(const trainer *t, const intent_dataset *train, const intent_dataset *dev,
                  uint32_t **tr_idx, uint32_t *n_tr, uint32_t **dev_idx, uint32_t *n_dev) {
     uint32_t n = (uint32_t)train->n;
@@ -176,32 +249,21 @@ static int split(const trainer *t, const intent_dataset *train, const intent_dat
     *dev_idx = intenti_malloc((dev ? dev->n + 1 : n) * sizeof **dev_idx);
     if (!*tr_idx || !*dev_idx)
         return INTENT_ERR_NOMEM;
+    if (!dev) {
+        int rc = held_out(t, train, *tr_idx, n_tr, *dev_idx, n_dev);
+        if (!rc && t->all_train) {
+            for (uint32_t i = 0; i < n; i++)
+                (*tr_idx)[i] = i;
+            *n_tr = n;
+        }
+        return rc;
+    }
     for (uint32_t i = 0; i < n; i++)
         (*tr_idx)[i] = i;
-    if (dev) {
-        for (uint32_t i = 0; i < dev->n; i++)
-            (*dev_idx)[i] = i;
-        *n_tr = n;
-        *n_dev = (uint32_t)dev->n;
-        return INTENT_OK;
-    }
-    intenti_rng r;
-    intenti_rng_seed(&r, t->o->seed, 1);
-    for (uint32_t i = n - 1; i > 0; i--) {
-        uint32_t j = intenti_rng_below(&r, i + 1), x = (*tr_idx)[i];
-        (*tr_idx)[i] = (*tr_idx)[j];
-        (*tr_idx)[j] = x;
-    }
-    uint32_t k = n < 2 ? 0 : (uint32_t)(t->o->dev_fraction * n + 0.5f);
-    if (n >= 2 && k == 0)
-        k = 1;
-    memcpy(*dev_idx, *tr_idx + (n - k), k * sizeof **dev_idx);
-    *n_dev = k;
-    *n_tr = n - k;
-    if (k == 0) { /* one example: it is its own dev set */
-        (*dev_idx)[0] = (*tr_idx)[0];
-        *n_dev = 1;
-    }
+    for (uint32_t i = 0; i < dev->n; i++)
+        (*dev_idx)[i] = i;
+    *n_tr = n;
+    *n_dev = (uint32_t)dev->n;
     return INTENT_OK;
 }
 
@@ -217,7 +279,7 @@ static int prepare(trainer *t, const intent_dataset *train, const intent_dataset
     if (!rc)
         rc = intenti_prep_build(&t->tr, train, tr_idx, n_tr, map, &t->fs, NULL, t->team);
     if (!rc)
-        rc = intenti_prep_idf(&t->tr, t->fs.buckets, &t->idf);
+        rc = intenti_prep_idf(&t->tr, t->fs.buckets, t->o->min_count, &t->idf);
     if (!rc) {
         intenti_prep_weigh(&t->tr, &t->fs, t->idf);
         rc = intenti_prep_build(&t->dev, dev ? dev : train, dev_idx, n_dev, dev ? dmap : map, &t->fs,
@@ -262,19 +324,34 @@ static int alloc_net(trainer *t) {
 static int alloc_buffers(trainer *t) {
     uint32_t B = t->fs.buckets, W = t->net.size[1];
     size_t n_probs = (size_t)t->dev.n * t->n_labels;
-    t->g0 = intenti_aalloc(intenti_mlp_wsize(&t->net, 0) * sizeof(float));
     t->stamp = intenti_calloc(B, sizeof *t->stamp);
-    t->touched = intenti_malloc(B * sizeof *t->touched);
+    t->slot = intenti_malloc(B * sizeof *t->slot);
     t->delta0 = intenti_aalloc((size_t)t->o->batch * W * sizeof(float));
     t->order = intenti_malloc((t->tr.n ? t->tr.n : 1) * sizeof *t->order);
     t->probs = intenti_malloc((n_probs ? n_probs : 1) * sizeof(float));
     t->logits = intenti_calloc(n_probs ? n_probs * t->o->n_nets : 1, sizeof(float));
     t->dev_loss = intenti_malloc((t->dev.n ? t->dev.n : 1) * sizeof(double));
     t->eval_buf = intenti_aalloc((size_t)t->T * 2 * t->max_width * sizeof(float));
-    if (!t->g0 || !t->stamp || !t->touched || !t->delta0 || !t->order || !t->probs || !t->logits ||
+    for (uint32_t i = 0; i < t->tr.n; i++)
+        t->max_nnz = t->tr.nnz[i] > t->max_nnz ? t->tr.nnz[i] : t->max_nnz;
+    size_t drop = t->o->input_dropout > 0.0f ? (size_t)t->o->batch * (t->max_nnz ? t->max_nnz : 1) : 1;
+    t->bx_ids = intenti_malloc(t->o->batch * sizeof *t->bx_ids);
+    t->bx_vals = intenti_malloc(t->o->batch * sizeof *t->bx_vals);
+    t->bx_n = intenti_malloc(t->o->batch * sizeof *t->bx_n);
+    t->drop_ids = intenti_malloc(drop * sizeof *t->drop_ids);
+    t->drop_vals = intenti_malloc(drop * sizeof *t->drop_vals);
+    if (!t->bx_ids || !t->bx_vals || !t->bx_n || !t->drop_ids || !t->drop_vals)
+        return INTENT_ERR_NOMEM;
+    size_t per_batch = (size_t)t->o->batch * (t->max_nnz ? t->max_nnz : 1);
+    t->g0_rows = per_batch < B ? per_batch : B;
+    t->g0 = intenti_aalloc(t->g0_rows * W * sizeof(float));
+    t->touched = intenti_malloc(t->g0_rows * sizeof *t->touched);
+    t->bx_slot = intenti_malloc(per_batch * sizeof *t->bx_slot);
+    if (!t->g0 || !t->touched || !t->bx_slot)
+        return INTENT_ERR_NOMEM;
+    if (!t->stamp || !t->slot || !t->delta0 || !t->order || !t->probs || !t->logits ||
         !t->dev_loss || !t->eval_buf)
         return INTENT_ERR_NOMEM;
-    memset(t->g0, 0, intenti_mlp_wsize(&t->net, 0) * sizeof(float));
     return INTENT_OK;
 }
 
@@ -293,21 +370,58 @@ static void trainer_free(trainer *t) {
         intenti_mlp_free(&t->best[k]);
     intenti_afree(t->g0);
     intenti_free(t->stamp);
+    intenti_free(t->slot);
     intenti_free(t->touched);
+    intenti_free(t->bx_slot);
     intenti_afree(t->delta0);
     intenti_free(t->order);
     intenti_free(t->probs);
     intenti_free(t->logits);
     intenti_free(t->dev_loss);
+    intenti_free(t->bx_ids);
+    intenti_free(t->bx_vals);
+    intenti_free(t->bx_n);
+    intenti_free(t->drop_ids);
+    intenti_free(t->drop_vals);
     intenti_afree(t->eval_buf);
 }
 
 /* ---- one step ---- */
 
+/* The batch's inputs: each example's features, or with input dropout a copy keeping
+ * each feature with probability 1 - p, scaled by 1 / (1 - p) (keyed by example, so the
+ * same for any thread count). */
+static void batch_inputs(trainer *t) {
+    const intenti_prep *p = &t->tr;
+    float q = t->o->input_dropout, keep = 1.0f / (1.0f - q);
+    for (uint32_t e = 0; e < t->bs; e++) {
+        uint32_t i = t->batch[e];
+        t->bx_ids[e] = p->ids + p->off[i];
+        t->bx_vals[e] = p->vals + p->off[i];
+        t->bx_n[e] = p->nnz[i];
+        if (q <= 0.0f)
+            continue;
+        intenti_rng r;
+        intenti_rng_seed(&r, t->o->seed + 0x2000u * t->net_k, ((uint64_t)t->epoch << 32) | i);
+        uint32_t *ids = t->drop_ids + (size_t)e * t->max_nnz, n = 0;
+        float *vals = t->drop_vals + (size_t)e * t->max_nnz;
+        for (uint32_t j = 0; j < p->nnz[i]; j++) {
+            if (intenti_rng_unit(&r) < q)
+                continue;
+            ids[n] = t->bx_ids[e][j];
+            vals[n++] = t->bx_vals[e][j] * keep;
+        }
+        t->bx_ids[e] = ids;
+        t->bx_vals[e] = vals;
+        t->bx_n[e] = n;
+    }
+}
+
 /* Phase A: forward + backward of each shard's examples. */
 static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
     uint32_t W = t->net.size[1];
+    intenti_xcfg cfg = {t->o->dropout, t->o->label_smoothing, t->o->softmax_weight, 1.0f / (float)t->bs};
     for (uint32_t s = tid; s < t->n_shards; s += T) {
         intenti_mlp_ws *ws = &t->ws[s];
         intenti_mlp_ws_zero(ws, &t->net);
@@ -317,9 +431,8 @@ static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
             intenti_rng r;
             intenti_rng_seed(&r, t->o->seed + 0x1000u * t->net_k, ((uint64_t)t->epoch << 32) | i);
             const intenti_prep *p = &t->tr;
-            intenti_mlp_example(&t->net, ws, t->k, p->ids + p->off[i], p->vals + p->off[i], p->nnz[i],
-                                p->lab + p->lab_off[i], p->lab_off[i + 1] - p->lab_off[i], t->o->dropout,
-                                &r, 1.0f / (float)t->bs, t->delta0 + (size_t)e * W);
+            intenti_mlp_example(&t->net, ws, t->k, t->bx_ids[e], t->bx_vals[e], t->bx_n[e], p->lab + p->lab_off[i],
+                                p->lab_off[i + 1] - p->lab_off[i], &cfg, &r, t->delta0 + (size_t)e * W);
         }
     }
 }
@@ -352,45 +465,56 @@ static void phase_dense(void *arg, uint32_t tid, uint32_t T) {
             float *w = is_w ? t->net.w[l] : t->net.b[l];
             float *m = is_w ? t->am.w[l] : t->am.b[l], *v = is_w ? t->av.w[l] : t->av.b[l];
             adam(t, w + lo, m + lo, v + lo, g[0] + lo, hi - lo);
+            float decay = 1.0f - t->adam.lr * t->o->weight_decay;
+            if (is_w && decay < 1.0f)
+                for (size_t i = lo; i < hi; i++)
+                    w[i] *= decay;
         }
     }
 }
 
-/* Phase C: the layer-0 rows this batch touched, in first-use order. */
+/* Phase C: the layer-0 rows this batch touched, each given a compact g0 slot in
+ * first-use order, and every input feature's slot noted for phase D. */
 static void collect_rows(trainer *t) {
-    const intenti_prep *p = &t->tr;
     uint32_t stamp = ++t->stamp_gen;
     t->n_touched = 0;
     for (uint32_t e = 0; e < t->bs; e++) {
-        uint32_t i = t->batch[e];
-        for (uint32_t j = 0; j < p->nnz[i]; j++) {
-            uint32_t id = p->ids[p->off[i] + j];
+        uint32_t *fs = t->bx_slot + (size_t)e * t->max_nnz;
+        for (uint32_t j = 0; j < t->bx_n[e]; j++) {
+            uint32_t id = t->bx_ids[e][j];
             if (t->stamp[id] != stamp) {
                 t->stamp[id] = stamp;
+                t->slot[id] = t->n_touched;
                 t->touched[t->n_touched++] = id;
             }
+            fs[j] = t->slot[id];
         }
     }
 }
 
-/* Phase D: layer-0 gradient rows (x_j * delta0 of each example) and lazy Adam on them,
- * threads splitting the columns so each float still sums in example order. */
+/* Phase D: layer-0 gradient rows (x_j * delta0 of each example, summed in the compact
+ * g0) and lazy Adam on the rows in use, threads splitting the columns so each float
+ * still sums in example order. */
 static void phase_sparse(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
-    const intenti_prep *p = &t->tr;
     size_t W = t->net.size[1], c0 = W * tid / T, c1 = W * (tid + 1) / T, nc = c1 - c0;
     if (!nc)
         return;
+    for (uint32_t r = 0; r < t->n_touched; r++)
+        memset(t->g0 + r * W + c0, 0, nc * sizeof(float));
     for (uint32_t e = 0; e < t->bs; e++) {
-        uint32_t i = t->batch[e];
         const float *d = t->delta0 + e * W + c0;
-        for (uint32_t j = 0; j < p->nnz[i]; j++)
-            t->k->axpy(t->g0 + p->ids[p->off[i] + j] * W + c0, d, p->vals[p->off[i] + j], nc);
+        const uint32_t *fs = t->bx_slot + (size_t)e * t->max_nnz;
+        for (uint32_t j = 0; j < t->bx_n[e]; j++)
+            t->k->axpy(t->g0 + fs[j] * W + c0, d, t->bx_vals[e][j], nc);
     }
+    float decay = 1.0f - t->adam.lr * t->o->weight_decay;
     for (uint32_t r = 0; r < t->n_touched; r++) {
         size_t at = t->touched[r] * W + c0;
-        adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + at, nc);
-        memset(t->g0 + at, 0, nc * sizeof(float));
+        adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + r * W + c0, nc);
+        if (decay < 1.0f) /* decoupled weight decay (AdamW), on the rows in use */
+            for (size_t c = 0; c < nc; c++)
+                t->net.w[0][at + c] *= decay;
     }
 }
 
@@ -401,8 +525,9 @@ static double train_step(trainer *t, const uint32_t *batch, uint32_t bs) {
     t->step++;
     double b1 = 0.9, b2 = 0.999, st = (double)t->step;
     t->adam = (intenti_adam){(float)(t->o->lr * sqrt(1.0 - pow(b2, st)) / (1.0 - pow(b1, st))),
-                             (float)b1, (float)b2, 1e-7f};
+                             (float)b1, (float)b2, 1e-7f, t->o->lr};
     double a = now_s();
+    batch_inputs(t);
     intenti_team_run(t->team, phase_backprop, t);
     double b = now_s();
     intenti_team_run(t->team, phase_dense, t);
@@ -493,8 +618,29 @@ static void shuffle(uint32_t *a, uint32_t n, intenti_rng *r) {
     }
 }
 
-/* Trains net k until the dev score stops improving; leaves the best in t->best[k] and its
- * dev logits in t->logits. Returns INTENT_ERR_CANCELLED if the callback says so. */
+/* One pass over the training examples in a fresh order; returns the summed loss. */
+static double run_epoch(trainer *t, intenti_rng *r) {
+    shuffle(t->order, t->tr.n, r);
+    double loss = 0.0;
+    for (uint32_t b = 0; b < t->tr.n; b += t->o->batch) {
+        uint32_t bs = t->tr.n - b < t->o->batch ? t->tr.n - b : t->o->batch;
+        loss += train_step(t, t->order + b, bs); /* summed BCE of the batch */
+    }
+    return loss;
+}
+
+static int report(trainer *t, uint32_t k, uint32_t ep, double loss, double dloss, double dscore, bool best) {
+    if (!t->o->progress)
+        return INTENT_OK;
+    intent_epoch_report rep = {ep, k, loss / (t->tr.n ? t->tr.n : 1) / t->n_labels, dloss, dscore,
+                               now_s() - ((double)t->t0.tv_sec + t->t0.tv_nsec * 1e-9), best,
+                               t->t_feat, t->t_bp, t->t_upd, t->t_eval, t->fixed != NULL};
+    return t->o->progress(&rep, t->o->progress_user) ? INTENT_ERR_CANCELLED : INTENT_OK;
+}
+
+/* Trains net k until the dev score stops improving (or, refitting, for t->fixed[k]
+ * epochs); leaves the kept net in t->best[k] and, unless refitting, its dev logits in
+ * t->logits. Returns INTENT_ERR_CANCELLED if the callback says so. */
 static int train_net(trainer *t, uint32_t k, const float *freq) {
     const intent_train_opts *o = t->o;
     reset_net(t, k, freq);
@@ -503,42 +649,29 @@ static int train_net(trainer *t, uint32_t k, const float *freq) {
     for (uint32_t i = 0; i < t->tr.n; i++)
         t->order[i] = i;
     double best_score = -1.0, best_loss = INFINITY;
-    uint32_t bad = 0;
+    uint32_t bad = 0, last = t->fixed ? t->fixed[k] : o->epochs;
     int rc = INTENT_OK;
-    for (uint32_t ep = 1; ep <= o->epochs; ep++) {
+    for (uint32_t ep = 1; ep <= last && !rc; ep++) {
         t->epoch = ep;
-        shuffle(t->order, t->tr.n, &r);
-        double loss = 0.0;
-        for (uint32_t b = 0; b < t->tr.n; b += o->batch) {
-            uint32_t bs = t->tr.n - b < o->batch ? t->tr.n - b : o->batch;
-            loss += train_step(t, t->order + b, bs); /* summed BCE of the batch */
+        double loss = run_epoch(t, &r), dloss = -1.0, dscore = -1.0;
+        bool better = t->fixed != NULL;
+        if (!t->fixed) {
+            evaluate_dev(t, &dloss, &dscore);
+            better = dscore > best_score || (dscore == best_score && dloss < best_loss);
+            bad = better ? 0 : bad + 1;
         }
-        double dloss, dscore;
-        evaluate_dev(t, &dloss, &dscore);
-        bool better = dscore > best_score || (dscore == best_score && dloss < best_loss);
         if (better) {
             best_score = dscore;
             best_loss = dloss;
             t->best_epoch[k] = ep;
             intenti_mlp_copy(&t->best[k], &t->net);
-            bad = 0;
-        } else {
-            bad++;
         }
-        if (o->progress) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            intent_epoch_report rep = {ep, k, loss / (t->tr.n ? t->tr.n : 1) / t->n_labels, dloss, dscore,
-                                       now_s() - ((double)t->t0.tv_sec + t->t0.tv_nsec * 1e-9), better,
-                                       t->t_feat, t->t_bp, t->t_upd, t->t_eval};
-            if (o->progress(&rep, o->progress_user)) {
-                rc = INTENT_ERR_CANCELLED;
-                break;
-            }
-        }
+        rc = report(t, k, ep, loss, dloss, dscore, better);
         if (o->patience && bad >= o->patience)
             break;
     }
+    if (t->fixed)
+        return rc;
     /* the kept network's dev logits, for the ensemble, temperature and threshold */
     intenti_mlp_copy(&t->net, &t->best[k]);
     double dl, ds;
@@ -594,11 +727,11 @@ static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *
     intenti_fb_u32(b, "train.batch", o->batch);
     intenti_fb_f32(b, "train.dropout", o->dropout);
     intenti_fb_u32s(b, "train.best_epochs", t->best_epoch, o->n_nets);
+    intenti_fb_u32(b, "train.refit", t->fixed != NULL);
 }
 
-static int build_model(trainer *t, const intent_dataset *train, intent_model **out, intent_error *err) {
-    float temperature, threshold;
-    decode_choices(t, &temperature, &threshold);
+static int build_model(trainer *t, const intent_dataset *train, float temperature, float threshold,
+                       intent_model **out, intent_error *err) {
     intenti_fbuild b = {0};
     put_meta(&b, t, train, threshold, temperature);
     intenti_fb_tensor(&b, "idf", INTENTI_DT_F32, t->fs.buckets, 0, t->idf);
@@ -625,6 +758,33 @@ static int build_model(trainer *t, const intent_dataset *train, intent_model **o
     return intenti_model_from_image(img, len, false, "<trained model>", out, err);
 }
 
+/* One training run: featurize, allocate, train every net. */
+static int run(trainer *t, const intent_dataset *train, const intent_dataset *dev, intent_error *err) {
+    t->k = intenti_kern_get();
+    t->T = t->o->threads ? (t->o->threads > 256 ? 256 : t->o->threads) : intenti_n_cpus();
+    make_featspec(t);
+    int rc = intenti_team_new(t->T, &t->team);
+    if (rc)
+        return intenti_err(err, rc, "cannot start %u threads", t->T);
+    rc = prepare(t, train, dev, err);
+    if (rc)
+        return rc;
+    rc = alloc_net(t);
+    if (!rc)
+        rc = alloc_buffers(t);
+    if (rc)
+        return intenti_err(err, rc, rc == INTENT_ERR_LIMIT ? "buckets x first hidden width is too large"
+                                                           : "out of memory for the network");
+    float *freq = intenti_malloc(t->n_labels * sizeof *freq);
+    if (!freq)
+        return intenti_err(err, INTENT_ERR_NOMEM, "out of memory");
+    label_freq(t, freq);
+    for (uint32_t k = 0; k < t->o->n_nets && !rc; k++)
+        rc = train_net(t, k, freq);
+    intenti_free(freq);
+    return rc ? intenti_err(err, rc, "training cancelled") : INTENT_OK;
+}
+
 int intent_train(const intent_dataset *train, const intent_dataset *dev, const intent_train_opts *o,
                  intent_model **out, intent_error *err) {
     if (!train || !o || !out)
@@ -639,40 +799,26 @@ int intent_train(const intent_dataset *train, const intent_dataset *dev, const i
     memset(&t, 0, sizeof t);
     t.o = o;
     clock_gettime(CLOCK_MONOTONIC, &t.t0);
-    t.k = intenti_kern_get();
-    t.T = o->threads ? (o->threads > 256 ? 256 : o->threads) : intenti_n_cpus();
-    make_featspec(&t);
-    rc = intenti_team_new(t.T, &t.team);
-    if (rc) {
-        intenti_err(err, rc, "cannot start %u threads", t.T);
-        goto done;
-    }
-    rc = prepare(&t, train, dev, err);
-    if (rc)
-        goto done;
-    rc = alloc_net(&t);
+    float temperature = 1.0f, threshold = o->threshold;
+    rc = run(&t, train, dev, err);
     if (!rc)
-        rc = alloc_buffers(&t);
-    if (rc) {
-        intenti_err(err, rc, rc == INTENT_ERR_LIMIT ? "buckets x first hidden width is too large"
-                                                    : "out of memory for the network");
-        goto done;
+        decode_choices(&t, &temperature, &threshold);
+    /* Refit: with a held-out slice (no dev set given, and the slice was not the whole
+     * set), train again on all the examples for each net's best epoch count, keeping the
+     * temperature and threshold chosen on the slice. More data beats a dev set here. */
+    bool refit = !rc && !dev && o->refit && t.tr.n < train->n;
+    if (refit) {
+        uint32_t epochs[INTENT_MAX_NETS];
+        memcpy(epochs, t.best_epoch, sizeof epochs);
+        trainer done = {.o = o, .t0 = t.t0, .fixed = epochs, .all_train = true, .t_feat = t.t_feat,
+                        .t_bp = t.t_bp, .t_upd = t.t_upd, .t_eval = t.t_eval};
+        trainer_free(&t);
+        t = done;
+        memcpy(t.best_epoch, epochs, sizeof epochs);
+        rc = run(&t, train, NULL, err);
     }
-    float *freq = intenti_malloc(t.n_labels * sizeof *freq);
-    if (!freq) {
-        rc = intenti_err(err, INTENT_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    label_freq(&t, freq);
-    for (uint32_t k = 0; k < o->n_nets && !rc; k++)
-        rc = train_net(&t, k, freq);
-    intenti_free(freq);
-    if (rc) {
-        intenti_err(err, rc, "training cancelled");
-        goto done;
-    }
-    rc = build_model(&t, train, out, err);
-done:
+    if (!rc)
+        rc = build_model(&t, train, temperature, threshold, out, err);
     trainer_free(&t);
     return rc;
 }

@@ -28,8 +28,9 @@ INTENTI_HIDDEN int intenti_prep_build(intenti_prep *p, const intent_dataset *ds,
                                       uint32_t n, const uint32_t *map, const intenti_featspec *fs,
                                       const float *idf, intenti_team *team);
 INTENTI_HIDDEN void intenti_prep_free(intenti_prep *p);
-/* idf[b] = ln((1 + n) / (1 + df[b])) + 1 for buckets seen in p, 0 for the others. */
-INTENTI_HIDDEN int intenti_prep_idf(const intenti_prep *p, uint32_t buckets, float **idf);
+/* idf[b] = ln((1 + n) / (1 + df[b])) + 1 for buckets seen in at least min_count examples
+ * of p, 0 for the others (which the featurizer then drops). */
+INTENTI_HIDDEN int intenti_prep_idf(const intenti_prep *p, uint32_t buckets, uint32_t min_count, float **idf);
 /* Weighs raw counts in place (after intenti_prep_idf). */
 INTENTI_HIDDEN void intenti_prep_weigh(intenti_prep *p, const intenti_featspec *fs, const float *idf);
 
@@ -44,7 +45,7 @@ INTENTI_HIDDEN float intenti_fit_temperature(const intenti_prep *p, const float 
                                              uint32_t n_labels);
 /* probs = mean over nets of sigmoid(logits / T). */
 INTENTI_HIDDEN void intenti_ensemble(const float *logits, uint32_t n_nets, size_t n, float T, float *probs);
-/* The threshold in 0.05..0.95 with the best exact-set accuracy on p (out-of-scope
+/* The threshold in 0.01..0.99 with the best exact-set accuracy on p (out-of-scope
  * examples count as right when nothing is over it); ties go to the one nearest 0.5. */
 INTENTI_HIDDEN float intenti_tune_threshold(const intenti_prep *p, const float *probs, uint32_t n_labels,
                                             uint32_t max_labels);

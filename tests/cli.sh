@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/cli.sh - the `intent` command end to end: train, predict (stdin, arguments, JSON,
-# streaming), eval, inspect, route (component plans), help and errors. Ends with
-# "N passed, N failed".
+# streaming), eval, inspect, feedback, route (component plans), help and errors. Ends
+# with "N passed, N failed".
 BUILD=${BUILD:-build}
 INTENT="$BUILD/intent"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
@@ -150,6 +150,39 @@ check_fails "registry bad JSON" "$T/bad.json:2: not valid JSON" "$INTENT" route 
 check_fails "registry missing" "No such file" "$INTENT" route --model "$M" --components "$T/none.json" hi
 check_fails "route --loaded unknown" '--loaded: no component "zz"' "$INTENT" route --model "$M" --components "$R" --loaded zz hi
 check_fails "route needs --components" "--model and --components are required" "$INTENT" route --model "$M" hi
+
+# feedback log: append, dump (TSV that train and eval read, JSON lines), errors, torn tail
+F="$T/fb.log"
+check "feedback --help" "$INTENT" feedback --help
+check "feedback append" "$INTENT" feedback --log "$F" --labels MUSIC play some jazz
+check "feedback append multi-label" "$INTENT" feedback --log "$F" --labels FILES,VISION "read me the document on my screen"
+check "feedback dump" "$INTENT" feedback --log "$F" --dump
+printf 'MUSIC\tplay some jazz\nFILES,VISION\tread me the document on my screen\n' >"$T/want"
+cmp -s "$T/out" "$T/want" && ok "feedback dump is TSV" || bad "feedback dump is TSV" "$(cat "$T/out")"
+has err "2 records, 0 bytes of torn tail skipped" && ok "feedback dump summary" || bad "feedback dump summary" "$(cat "$T/err")"
+cp "$T/out" "$T/fb.tsv"
+check "feedback dump reads as data" "$INTENT" eval --model "$M" --data "$T/fb.tsv"
+check "feedback dump json" "$INTENT" feedback --log "$F" --dump --json
+/usr/bin/python3 -c "import json; r=[json.loads(l) for l in open('$T/out')]; assert r[1]['labels']==['FILES','VISION'] and r[0]['text']=='play some jazz' and r[0]['time_ms']>0" \
+    && ok "feedback json parses" || bad "feedback json parses" "$(cat "$T/out")"
+check_fails "feedback bad label" "label 2: label contains whitespace" "$INTENT" feedback --log "$F" --labels "A,B C" hello
+check_fails "feedback bad utf-8" "text is not valid UTF-8" "$INTENT" feedback --log "$F" --labels A "$(printf 'caf\351')"
+check_fails "feedback needs labels" "give --labels" "$INTENT" feedback --log "$F" hello
+check_fails "feedback needs a log" "--log is required" "$INTENT" feedback --labels A hello
+check_fails "feedback dump alone" "--dump takes no --labels" "$INTENT" feedback --log "$F" --dump --labels A
+check_fails "feedback not a log" "not an intent feedback log" "$INTENT" feedback --log "$T/notmodel" --dump
+check_fails "feedback not a log (append)" "not an intent feedback log" "$INTENT" feedback --log "$T/notmodel" --labels A hi
+check_fails "feedback missing log" "No such file" "$INTENT" feedback --log "$T/none.log" --dump
+check "feedback dump after refusals" "$INTENT" feedback --log "$F" --dump
+has err "2 records," && ok "refused feedback left no record" || bad "refused feedback left no record"
+size=$(wc -c <"$F") # the last record is 72 bytes: 12 head, 8 time, 2 + 6 + 7 labels, 4 + 33 text
+head -c $((size - 5)) "$F" >"$T/torn.log"
+check "feedback torn tail dump" "$INTENT" feedback --log "$T/torn.log" --dump
+has err "1 record, 67 bytes of torn tail skipped" && ok "torn tail skipped" || bad "torn tail skipped" "$(cat "$T/err")"
+check "feedback torn tail repair" "$INTENT" feedback --log "$T/torn.log" --labels MUSIC more jazz
+has err "cut off a torn last record (67 bytes)" && ok "torn tail cut" || bad "torn tail cut" "$(cat "$T/err")"
+check "feedback after repair" "$INTENT" feedback --log "$T/torn.log" --dump
+has err "2 records, 0 bytes" && has out "more jazz" && ok "appended after repair" || bad "appended after repair" "$(cat "$T/err")"
 
 echo "CLI tests: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/run.sh - runs every test suite and ends with one line: "N passed, N failed".
-# Suites: the C tests (cmocka), the CLI tests, then the scalar-kernel rerun of the C tests.
+# Suites: the C tests (cmocka), the CLI tests, then the scalar-kernel rerun of the C tests,
+# and the feedback log's kill -9 test.
 # BUILD names the build folder (make passes it).
 BUILD=${BUILD:-build}
 passed=0
@@ -25,6 +26,9 @@ INTENT_FORCE_SCALAR=1 INTENT_TEST_QUICK=1 "$BUILD/tests/run_tests" predict 2>&1 
 
 echo "== CLI tests"
 BUILD=$BUILD sh tests/cli.sh 2>&1 | tee "$log"; tally "$log"
+
+echo "== feedback log under kill -9 ($BUILD/tests/feedback_crash)"
+"$BUILD/tests/feedback_crash" 2>&1 | tee "$log"; tally "$log"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

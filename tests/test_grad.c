@@ -17,6 +17,8 @@ typedef struct fixture {
     intenti_mlp m;
     intenti_mlp_ws ws;
     float p;       /* dropout */
+    float smooth;  /* label smoothing */
+    float softmax; /* weight of the softmax cross-entropy */
     float delta0[16];
 } fixture;
 
@@ -26,7 +28,8 @@ static double loss_of(fixture *f) {
     intenti_rng r;
     intenti_rng_seed(&r, 3, 3);
     intenti_mlp_ws_zero(&f->ws, &f->m);
-    intenti_mlp_example(&f->m, &f->ws, &intenti_kern_ref, IDS, VALS, 4, LAB, 2, f->p, &r, 1.0f, f->delta0);
+    intenti_xcfg cfg = {f->p, f->smooth, f->softmax, 1.0f};
+    intenti_mlp_example(&f->m, &f->ws, &intenti_kern_ref, IDS, VALS, 4, LAB, 2, &cfg, &r, f->delta0);
     return f->ws.loss;
 }
 
@@ -42,6 +45,8 @@ static void setup(fixture *f, float p) {
         for (uint32_t i = 0; i < size[l + 1]; i++)
             f->m.b[l][i] += 0.1f * (intenti_rng_unit(&r) - 0.3f);
     f->p = p;
+    f->smooth = 0.0f;
+    f->softmax = 0.0f;
 }
 
 static void teardown(fixture *f) {
@@ -68,9 +73,11 @@ static void check_param(fixture *f, float *w, float analytic, const char *what, 
         fail_msg("%s[%zu]: analytic %.6f, numeric %.6f", what, i, (double)analytic, numeric);
 }
 
-static void check_all(float p) {
+static void check_all(float p, float smooth, float softmax) {
     fixture f;
     setup(&f, p);
+    f.smooth = smooth;
+    f.softmax = softmax;
     loss_of(&f);
     /* snapshot the analytic gradients before perturbing anything */
     static float gw[3][64], gb[3][8], d0[8];
@@ -97,12 +104,22 @@ static void check_all(float p) {
 
 static void gradients_match_finite_differences(void **state) {
     (void)state;
-    check_all(0.0f);
+    check_all(0.0f, 0.0f, 0.0f);
 }
 
 static void gradients_with_dropout(void **state) {
     (void)state;
-    check_all(0.3f);
+    check_all(0.3f, 0.0f, 0.0f);
+}
+
+static void gradients_with_label_smoothing(void **state) {
+    (void)state;
+    check_all(0.0f, 0.1f, 0.0f);
+}
+
+static void gradients_with_softmax_loss(void **state) {
+    (void)state;
+    check_all(0.0f, 0.0f, 0.7f);
 }
 
 /* dLoss/dz for BCE on logits is sigmoid(z) - y: checked through a net with no hidden
@@ -136,7 +153,8 @@ static void loss_gradient(void **state) {
 int test_grad(int *total) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loss_gradient), cmocka_unit_test(gradients_match_finite_differences),
-        cmocka_unit_test(gradients_with_dropout),
+        cmocka_unit_test(gradients_with_dropout), cmocka_unit_test(gradients_with_label_smoothing),
+        cmocka_unit_test(gradients_with_softmax_loss),
     };
     return RUN("grad", tests, total);
 }

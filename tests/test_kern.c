@@ -66,6 +66,38 @@ static void check_set(const intenti_kern *k) {
     }
 }
 
+/* The sparse-layer bodies: random widths (block, 8-lane and scalar tails), random rows. */
+static void check_accum(const intenti_kern *k) {
+    enum { ROWS = 300, MAXW = 200 };
+    static float basef[ROWS * MAXW + 8], h0[MAXW + 8], h1[MAXW + 8], a[64];
+    static int8_t baseq[ROWS * MAXW + 8];
+    uint32_t idx[64];
+    intenti_rng r;
+    intenti_rng_seed(&r, 21, 0);
+    for (size_t i = 0; i < ROWS * MAXW + 8; i++) {
+        basef[i] = rnd(&r);
+        baseq[i] = (int8_t)(intenti_rng_below(&r, 255) - 127);
+    }
+    for (int trial = 0; trial < 400; trial++) {
+        size_t w = 1 + intenti_rng_below(&r, MAXW), n = intenti_rng_below(&r, 64), off = intenti_rng_below(&r, 8);
+        for (size_t j = 0; j < n; j++) {
+            idx[j] = intenti_rng_below(&r, ROWS - 1);
+            a[j] = rnd(&r);
+        }
+        for (size_t i = 0; i < w; i++)
+            h0[i] = h1[i] = rnd(&r);
+        float scale = max_abs(h0, w);
+        for (size_t j = 0; j < n; j++)
+            scale += fabsf(a[j]) * 128.0f;
+        intenti_kern_ref.accum(h0, w, basef + off, idx, a, n);
+        k->accum(h1, w, basef + off, idx, a, n);
+        close_enough(h1, h0, w, 1e-6f, scale);
+        intenti_kern_ref.accum_i8(h0, w, baseq + off, idx, a, n);
+        k->accum_i8(h1, w, baseq + off, idx, a, n);
+        close_enough(h1, h0, w, 1e-6f, scale);
+    }
+}
+
 static void avx2_matches_reference(void **state) {
     (void)state;
     const intenti_kern *k = intenti_kern_avx2();
@@ -77,6 +109,7 @@ static void avx2_matches_reference(void **state) {
         skip();
 #endif
     check_set(k);
+    check_accum(k);
 }
 
 static void reference_is_self_consistent(void **state) {

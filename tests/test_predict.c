@@ -13,11 +13,20 @@ static const char *DATA =
     "LIGHT,MUSIC\tlights on and play music\nWEATHER\twhat is the weather\nWEATHER\tweather tomorrow\n"
     "WEATHER\twill it rain\n";
 
+/* Ten examples are too few to hold any out: the set is its own dev set. */
 static intent_model *model(void) {
     intent_dataset *ds = ds_from_text(DATA);
     assert_non_null(ds);
-    intent_model *m = train_small(ds, 1, 1);
-    assert_non_null(m);
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.buckets = 4096;
+    o.hidden[0] = 32;
+    o.n_hidden = 1;
+    o.lr = 0.01f;
+    o.threads = 1;
+    intent_model *m = NULL;
+    intent_error err;
+    assert_int_equal(intent_train(ds, ds, &o, &m, &err), INTENT_OK);
     intent_dataset_free(ds);
     return m;
 }

@@ -5,6 +5,7 @@
  */
 #include "tests.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *SEP =
@@ -189,11 +190,59 @@ static void ensembles_and_no_hidden_layer(void **state) {
     intent_dataset_free(ds);
 }
 
+static int count_refit(const intent_epoch_report *r, void *user) {
+    int *n = user;
+    n[0]++;
+    n[1] += r->refit;
+    return 0;
+}
+
+/* Few examples a label and no dev set: the stratified hold-out keeps every label in
+ * training, and the refit trains on everything, so the set is learned whole. */
+static void few_shot_without_dev(void **state) {
+    (void)state;
+    static char tsv[20 * 3 * 64];
+    size_t at = 0;
+    static const char *words[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+                                  "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa",
+                                  "quebec", "romeo", "sierra", "tango"};
+    for (int l = 0; l < 20; l++)
+        for (int e = 0; e < 3; e++)
+            at += (size_t)snprintf(tsv + at, sizeof tsv - at, "L%d\t%s command number %d please\n", l, words[l], e);
+    intent_dataset *ds = ds_from_text(tsv);
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.buckets = 4096;
+    o.hidden[0] = 32;
+    o.n_hidden = 1;
+    o.lr = 0.01f;
+    o.dev_fraction = 0.3f;
+    int counts[2] = {0, 0};
+    o.progress = count_refit;
+    o.progress_user = counts;
+    intent_model *m;
+    intent_error err;
+    assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_OK);
+    assert_true(counts[1] > 0 && counts[1] < counts[0]);
+    intent_eval e;
+    assert_int_equal(intent_evaluate(m, ds, -1, 1, &e, &err), INTENT_OK);
+    assert_true(e.top1 == 1.0);
+    intent_eval_free(&e);
+    intent_model_free(m);
+    o.refit = 0;
+    counts[0] = counts[1] = 0;
+    assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_OK);
+    assert_int_equal(counts[1], 0);
+    intent_model_free(m);
+    intent_dataset_free(ds);
+}
+
 int test_train(int *total) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(learns_a_small_set), cmocka_unit_test(reaches_known_accuracy_on_example_data),
         cmocka_unit_test(reproducible_bytes), cmocka_unit_test(progress_and_cancel),
         cmocka_unit_test(bad_options_and_empty_data), cmocka_unit_test(ensembles_and_no_hidden_layer),
+        cmocka_unit_test(few_shot_without_dev),
     };
     return RUN("train", tests, total);
 }
