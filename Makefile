@@ -27,6 +27,7 @@ ifeq ($(UTF8PROC),)
 UTF8PROC := -lutf8proc
 endif
 LIBS     := $(UTF8PROC) -lm -lpthread
+CLI_LIBS := -lcjson   # the CLI's JSON (component registries); the library needs none
 
 LIB_SRC  := $(wildcard src/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
@@ -51,7 +52,7 @@ $(BUILD)/libintent.so: $(LIB_OBJ)
 	ln -sf libintent.so $(BUILD)/libintent.so.$(SOMAJOR)
 
 $(BUILD)/intent: $(CLI_OBJ) $(BUILD)/libintent.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libintent.a $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libintent.a $(LIBS) $(CLI_LIBS)
 
 $(BUILD)/tests/run_tests: $(TEST_OBJ) $(BUILD)/libintent.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libintent.a -lcmocka $(LIBS)

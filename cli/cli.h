@@ -53,6 +53,27 @@ void lines_init(line_reader *r, int fd, FILE *flush);
 int lines_next(line_reader *r, char **line, size_t *len);
 void lines_free(line_reader *r);
 
+/* ---- component registries from JSON (registry.c) ---- */
+typedef struct registry_cmds {
+    char *load, *unload;   /* shell commands, or NULL */
+    char *description;     /* or NULL */
+} registry_cmds;
+
+typedef struct registry {
+    intent_components *comps; /* validated */
+    registry_cmds *cmds;      /* [n], by component id */
+    size_t n;
+    uint64_t budget;          /* bytes; 0 = none */
+    int run;                  /* load/unload commands are attached as callbacks */
+} registry;
+
+/* Reads and validates a registry file. run: the components' load and unload commands run
+ * (through /bin/sh, their stdout sent to stderr) when acquire loads or unloads them;
+ * otherwise there are no callbacks and every load "succeeds" (a dry run). On error prints
+ * "FILE: component NAME: what is wrong" to stderr and returns -1. */
+int registry_read(const char *path, int run, registry *r);
+void registry_free(registry *r);
+
 /* ---- subcommands ---- */
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
@@ -61,5 +82,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_feedback(int argc, char **argv);
+int cmd_route(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const char USAGE[] =
     "  quantize  make an int8 copy of a model\n"
     "  bench     measure latency, throughput, cold start and memory\n"
     "  feedback  append a corrected example to a feedback log, or print the log\n"
+    "  route     the components a command needs: what to load and to unload\n"
     "\n"
     "  --help     this text\n"
     "  --version  the version\n";
@@ -30,6 +31,7 @@ typedef struct command {
 static const command COMMANDS[] = {
     {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect}, {"quantize", cmd_quantize}, {"bench", cmd_bench},
     {"feedback", cmd_feedback},
+    {"route", cmd_route},
 };
 
 int main(int argc, char **argv) {

@@ -8,6 +8,7 @@ need=""
 command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 command -v make >/dev/null 2>&1 || need="$need make"
 [ -f /usr/include/utf8proc.h ] || need="$need libutf8proc-dev"
+[ -f /usr/include/cjson/cJSON.h ] || need="$need libcjson-dev"
 if [ -n "$need" ]; then
     echo "== installing:$need"
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
@@ -35,4 +36,12 @@ what's the weather like in München tomorrow
 remind me to call mum at 6
 tell me a joke
 order me a large pizza
+TEXTS
+
+echo "== routing: the components each command needs, within a 3 GiB budget (examples/components.json)"
+./build/intent route --model build/assistant.intent --components examples/components.json <<'TEXTS'
+tell me a joke
+can you see my screen?
+read me the document on my screen
+play something relaxing
 TEXTS

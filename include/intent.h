@@ -95,7 +95,8 @@ enum intent_status {
     INTENT_ERR_CHECKSUM = 7,  /* model file damaged: CRC mismatch */
     INTENT_ERR_LIMIT = 8,     /* a documented limit was exceeded */
     INTENT_ERR_EMPTY = 9,     /* nothing to learn from (no examples, no labels) */
-    INTENT_ERR_CANCELLED = 10 /* stopped by a callback or a shutdown */
+    INTENT_ERR_CANCELLED = 10, /* stopped by a callback or a shutdown */
+    INTENT_ERR_COMPONENT = 11  /* a component's load or unload callback failed */
 };
 
 /* A short English description of a status code; never NULL. */
@@ -506,6 +507,242 @@ INTENT_API int intent_feedback_scan(const char *path, intent_feedback_fn fn, voi
  * NULL. ds is used by this thread only during the call. */
 INTENT_API int intent_feedback_read(const char *path, intent_dataset *ds, size_t *n_read,
                                     uint64_t *n_skipped, intent_error *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Components: what must be loaded to answer a command                                   */
+/*
+ * A registry of components (models, services, devices) that an assistant loads on demand:
+ * each has a name, the labels that need it, the components it depends on, a memory cost,
+ * an idle timeout, and load/unload callbacks. Given the labels of a command, the registry
+ * answers with a plan: the components required (with their dependencies, in load order),
+ * which are loaded already, what to load, and which idle components to unload, least
+ * recently used first, to stay within a memory budget.
+ *
+ *   intent_components *reg; intent_plan p; intent_error err;
+ *   intent_components_new(512ull << 20, &reg);          // 512 MiB budget
+ *   intent_component_spec s = {0};
+ *   s.name = "camera"; s.memory = 64ull << 20; s.load = start; s.unload = stop;
+ *   intent_components_add(reg, &s);
+ *   const char *lab[] = {"VISION"}, *dep[] = {"camera"};
+ *   s.name = "vision"; s.labels = lab; s.n_labels = 1; s.depends = dep; s.n_depends = 1;
+ *   intent_components_add(reg, &s);
+ *   if (intent_components_validate(reg)) fprintf(stderr, "%s\n", intent_components_errmsg(reg));
+ *   if (intent_components_acquire(reg, lab, 1, &p, &err) == INTENT_OK) {
+ *       ... use camera and vision ...
+ *       intent_components_release(reg, &p);
+ *   }
+ *   intent_plan_free(&p);
+ *   intent_components_free(reg);
+ *
+ * LIFE OF A COMPONENT
+ *   unloaded -> loading -> loaded -> unloading -> unloaded. Load and unload callbacks run
+ *   outside the registry's lock, in the calling thread. A caller that needs a component
+ *   another thread is loading waits for that load instead of starting a second one, and
+ *   shares its outcome. A failed load (the callback returned non-zero) leaves the component
+ *   unloaded, so a later acquire tries again. Components held by an acquire are never
+ *   unloaded; the others are "idle" from their last release.
+ *
+ * THE BUDGET
+ *   A target, not a hard cap: to make room, an acquire unloads idle components, least
+ *   recently used first, only as many as needed; components idle past their timeout are
+ *   unloaded whenever a plan is carried out. If the components held by other callers leave
+ *   too little room, the acquire loads anyway and goes over the budget until they are
+ *   released (a later acquire or intent_components_unload_idle() brings memory back down);
+ *   only a command whose own components exceed the budget is refused (INTENT_ERR_LIMIT).
+ *
+ * THREADS
+ *   Build the registry (new, set_clock, add, validate) from one thread. Once validated, any
+ *   number of threads may plan, acquire, release, set_loaded and unload_idle at the same
+ *   time. Callbacks must not call back into the same registry.
+ *
+ * LIMITS
+ *   At most INTENT_MAX_COMPONENTS components, each of at most INTENT_MAX_COMPONENT_MEMORY
+ *   bytes (so sums never overflow); names, labels and dependency names follow the label
+ *   rules (1..INTENT_MAX_LABEL_LEN bytes of UTF-8, no whitespace or commas).
+ */
+
+#define INTENT_MAX_COMPONENTS 4096
+#define INTENT_MAX_COMPONENT_MEMORY (1ull << 52) /* bytes: 4 PiB */
+
+typedef struct intent_components intent_components;
+
+/* Loads or unloads one component. name is the component's name; user is the spec's user
+ * pointer. Return 0 on success; any other value is a failure, reported to the caller. */
+typedef int (*intent_component_fn)(const char *name, void *user);
+
+/* A monotonic clock in milliseconds (the registry's default reads CLOCK_MONOTONIC). */
+typedef uint64_t (*intent_clock_fn)(void *user);
+
+/* One component, as given to intent_components_add (everything is copied). */
+typedef struct intent_component_spec {
+    const char *name;                 /* unique in the registry */
+    const char *const *labels;        /* the labels that need it; n_labels of them (may be 0:
+                                         a component only others depend on) */
+    size_t n_labels;
+    const char *const *depends;       /* names of components that must be loaded first */
+    size_t n_depends;
+    uint64_t memory;                  /* bytes it takes once loaded */
+    uint64_t idle_timeout_ms;         /* unload after this long unused; 0 = never for idleness */
+    intent_component_fn load, unload; /* either may be NULL (nothing to do: always succeeds) */
+    void *user;                       /* passed to load and unload */
+} intent_component_spec;
+
+/* States of a component (intent_component_info.state). */
+enum intent_component_state {
+    INTENT_COMPONENT_UNLOADED = 0,
+    INTENT_COMPONENT_LOADING = 1,
+    INTENT_COMPONENT_LOADED = 2,
+    INTENT_COMPONENT_UNLOADING = 3
+};
+
+/* Why a component is in a plan's to_unload list. */
+enum intent_unload_reason {
+    INTENT_UNLOAD_TIMEOUT = 1, /* idle longer than its idle timeout */
+    INTENT_UNLOAD_BUDGET = 2   /* least recently used, unloaded to make room */
+};
+
+/* An answer of plan or acquire. Components are named by id (0 .. count-1, in the order
+ * they were added; intent_components_name() gives the name). Every list is in the order
+ * it should be carried out. The caller owns it: free with intent_plan_free(), also after a
+ * failed call. */
+typedef struct intent_plan {
+    uint32_t *required;  size_t n_required;  /* needed by the labels, with every dependency,
+                                                dependencies first (deterministic) */
+    uint32_t *loaded;    size_t n_loaded;    /* of required, those loaded already */
+    uint32_t *to_load;   size_t n_to_load;   /* of required, those to load, in load order */
+    uint32_t *to_unload; size_t n_to_unload; /* idle components not required, least
+                                                recently used first */
+    uint8_t *unload_why;                     /* [n_to_unload] enum intent_unload_reason */
+    /* set by acquire only: */
+    uint32_t *load_failed; size_t n_load_failed;     /* required ones that did not load */
+    int *load_rc;        /* [n_load_failed] what the failed load callback returned (this
+                            caller's, or that of another caller's load it waited for), or 0
+                            when it was not called because a dependency did not load */
+    uint32_t *unload_failed; size_t n_unload_failed; /* unload callback failed: still loaded */
+    uint64_t memory_before;  /* bytes loaded when the plan was made */
+    uint64_t memory_after;   /* plan: bytes loaded once it is carried out;
+                                acquire: bytes loaded when it returned */
+    uint64_t budget;         /* the registry's budget (0 = none) */
+    int held;                /* acquire: 1 while the required components are held for the
+                                caller (until intent_components_release) */
+} intent_plan;
+
+/* Details of one component, as intent_components_info() reports them. */
+typedef struct intent_component_info {
+    const char *name;
+    const char *const *labels; size_t n_labels;   /* live as long as the registry */
+    const char *const *depends; size_t n_depends;
+    uint64_t memory, idle_timeout_ms;
+    int state;               /* enum intent_component_state */
+    uint32_t holders;        /* acquires currently holding it */
+    uint64_t last_used_ms;   /* clock time of its last load, acquire or release */
+} intent_component_info;
+
+/* Makes an empty registry. budget: bytes that loaded components should stay within
+ * (0 = no budget). Returns INTENT_ERR_ARG (out is NULL) or INTENT_ERR_NOMEM. */
+INTENT_API int intent_components_new(uint64_t budget, intent_components **out);
+
+/* Frees the registry. Calls no unload callback: unload what must be unloaded first (no
+ * acquire may be in progress). NULL is fine. */
+INTENT_API void intent_components_free(intent_components *c);
+
+/* Replaces the clock (NULL restores CLOCK_MONOTONIC), e.g. with a fake one in tests.
+ * Before the registry is shared between threads. */
+INTENT_API void intent_components_set_clock(intent_components *c, intent_clock_fn now_ms,
+                                            void *user);
+
+/* Adds a component (copies the spec's strings and arrays). Returns INTENT_ERR_ARG for a
+ * bad or duplicate name, a bad label or dependency name, or a registry already validated;
+ * INTENT_ERR_LIMIT past INTENT_MAX_COMPONENTS or INTENT_MAX_COMPONENT_MEMORY;
+ * INTENT_ERR_NOMEM. On failure the registry is unchanged and intent_components_errmsg()
+ * says "component NAME: what is wrong". Dependencies may name components added later.
+ * Not thread-safe. */
+INTENT_API int intent_components_add(intent_components *c, const intent_component_spec *spec);
+
+/* Checks the registry and fixes its order: every dependency must name a component and
+ * dependencies must not form a cycle. Returns INTENT_ERR_ARG, with errmsg saying
+ * "component NAME: unknown dependency "X"" or "component NAME: dependency cycle NAME ->
+ * ... -> NAME", or INTENT_ERR_NOMEM. After success no component can be added; plan and
+ * acquire need it, and calling it again does nothing. Not thread-safe. */
+INTENT_API int intent_components_validate(intent_components *c);
+
+/* The last message of add or validate, "" if none. Lives until the next add/validate. */
+INTENT_API const char *intent_components_errmsg(const intent_components *c);
+
+INTENT_API size_t intent_components_count(const intent_components *c);
+/* Name of component id; NULL if out of range. */
+INTENT_API const char *intent_components_name(const intent_components *c, size_t id);
+/* Id of the component called name, or -1. */
+INTENT_API long intent_components_find(const intent_components *c, const char *name);
+/* A snapshot of component id (state, holders and last use may change right after).
+ * Returns INTENT_ERR_ARG if id is out of range. Thread-safe. */
+INTENT_API int intent_components_info(intent_components *c, size_t id,
+                                      intent_component_info *out);
+/* Bytes taken by loaded components now (one being unloaded counts until its unload
+ * callback returns). Thread-safe. */
+INTENT_API uint64_t intent_components_memory(intent_components *c);
+
+/* Records that component id is loaded already (e.g. it was started outside this process)
+ * without calling its load callback, last used at clock time last_used_ms (which orders
+ * the LRU and starts the idle timeout). Returns INTENT_ERR_ARG if id is out of range or the
+ * component is not unloaded. Thread-safe once validated. */
+INTENT_API int intent_components_set_loaded(intent_components *c, size_t id,
+                                            uint64_t last_used_ms);
+
+/* Plans a command whose labels are labels[0..n_labels) (names; unknown names need no
+ * component). Changes nothing and calls no callback; the plan reflects this moment only.
+ * to_unload holds the idle components past their timeout and as many more as the budget
+ * needs, least recently used first. memory_after > budget when it cannot fit.
+ * Returns INTENT_ERR_ARG (not validated, NULL arguments) or INTENT_ERR_NOMEM; err (may be
+ * NULL) gets the message. Thread-safe. */
+INTENT_API int intent_components_plan(intent_components *c, const char *const *labels,
+                                      size_t n_labels, intent_plan *out, intent_error *err);
+
+/* As intent_components_plan, for the labels scores[0..n) of model m (e.g. the n_over
+ * labels intent_predict says apply). */
+INTENT_API int intent_components_plan_scores(intent_components *c, const intent_model *m,
+                                             const intent_score *scores, size_t n,
+                                             intent_plan *out, intent_error *err);
+
+/* Carries out the plan for labels[0..n_labels): holds the required components (so no one
+ * unloads them), unloads the idle ones chosen (those past their timeout, and the least
+ * recently used ones the budget needs), then loads the missing ones in load order, each
+ * once however many threads need it at the same time. *out describes what was decided and
+ * what failed.
+ * Returns:
+ *   INTENT_OK            every required component is loaded and held for the caller:
+ *                        call intent_components_release(c, out) when done with them.
+ *   INTENT_ERR_COMPONENT a load failed (out->load_failed; components depending on it are
+ *                        not loaded). Nothing stays held; those that loaded stay loaded.
+ *                        A later call tries the failed ones again.
+ *   INTENT_ERR_LIMIT     the required components alone exceed the budget; nothing done.
+ *   INTENT_ERR_ARG, INTENT_ERR_NOMEM.
+ * A failed unload callback does not fail the call: the component stays loaded and is
+ * listed in out->unload_failed. err (may be NULL) gets the message. Blocks while other
+ * threads load or unload components it needs. Thread-safe. */
+INTENT_API int intent_components_acquire(intent_components *c, const char *const *labels,
+                                         size_t n_labels, intent_plan *out, intent_error *err);
+
+/* As intent_components_acquire, for the labels scores[0..n) of model m. */
+INTENT_API int intent_components_acquire_scores(intent_components *c, const intent_model *m,
+                                                const intent_score *scores, size_t n,
+                                                intent_plan *out, intent_error *err);
+
+/* Lets go of the components a successful acquire holds: they become idle, last used now.
+ * Unloads nothing. A plan not held (from plan, a failed acquire, or released already) is
+ * fine and does nothing. Returns INTENT_ERR_ARG for NULL arguments. Thread-safe. */
+INTENT_API int intent_components_release(intent_components *c, intent_plan *p);
+
+/* Housekeeping, e.g. once a second: unloads idle components past their idle timeout,
+ * then, while more than the budget is loaded, idle ones least recently used first.
+ * *n_unloaded (may be NULL) gets how many were unloaded. Returns INTENT_ERR_COMPONENT if
+ * an unload callback failed (that component stays loaded; err names it), else INTENT_OK.
+ * Thread-safe. */
+INTENT_API int intent_components_unload_idle(intent_components *c, size_t *n_unloaded,
+                                             intent_error *err);
+
+/* Frees a plan's lists (one block) and zeroes it. Does not release it. NULL is fine. */
+INTENT_API void intent_plan_free(intent_plan *p);
 
 #ifdef __cplusplus
 }

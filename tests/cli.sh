@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/cli.sh - the `intent` command end to end: train, predict (stdin, arguments, JSON,
-# streaming), eval, inspect, feedback, help and errors. Ends with "N passed, N failed".
+# streaming), eval, inspect, feedback, route (component plans), help and errors. Ends
+# with "N passed, N failed".
 BUILD=${BUILD:-build}
 INTENT="$BUILD/intent"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
@@ -90,6 +91,65 @@ check_fails "truncated model" "truncated" "$INTENT" predict --model "$T/cut" hel
 echo "hello" >"$T/notmodel"
 check_fails "foreign model" "not an intent model" "$INTENT" inspect "$T/notmodel"
 check_fails "missing model" "No such file" "$INTENT" predict --model "$T/none" hello
+
+# route: components from a registry
+R=examples/components.json
+check "route --help" "$INTENT" route --help
+check "route text" "$INTENT" route --model "$M" --components "$R" "can you see my screen"
+has out "labels     VISION" && has out "required   screen, camera, ocr, vision" \
+    && has out "to load    screen 40 MB, camera 60 MB, ocr 150 MB, vision 1100 MB" \
+    && has out "memory     0 MB -> 1350 MB of 3072 MB budget" && ok "route text plan" || bad "route text plan" "$(cat "$T/out")"
+check "route json" "$INTENT" route --model "$M" --components "$R" --json --loaded music:1000,llm:5,tts "can you see my screen"
+/usr/bin/python3 -c "
+import json; d = json.load(open('$T/out'))
+assert [l['label'] for l in d['labels']] == ['VISION'], d
+assert d['required'] == ['screen', 'camera', 'ocr', 'vision'] and d['loaded'] == [] and d['to_load'] == d['required'], d
+assert d['to_unload'] == [{'component': 'music', 'why': 'idle_timeout'}, {'component': 'llm', 'why': 'budget'}], d
+assert d['memory_mb'] == {'before': 2584, 'after': 1470, 'budget': 3072} and d['ok'] is True and d['error'] is None, d
+" && ok "route json plan (LRU, idle timeout, budget)" || bad "route json plan" "$(cat "$T/out")"
+printf 'tell me a joke\ncan you see my screen\n' >"$T/cmds"
+check "route stdin" sh -c "\"$INTENT\" route --model \"$M\" --components $R <\"$T/cmds\""
+grep -q "to unload  llm 2400 MB (budget)" "$T/out" && [ "$(grep -c '^text' "$T/out")" -eq 2 ] \
+    && ok "route stdin: state carries over, chat model unloaded for vision" || bad "route stdin" "$(cat "$T/out")"
+
+# --run: commands run in load order, their output kept off stdout; a failed load fails
+printf '{"components": [{"name": "screen", "load": "echo load $INTENT_COMPONENT >>%s/log"},
+  {"name": "vision", "labels": ["VISION"], "depends": ["screen"], "load": "echo load vision >>%s/log; echo noise"}]}' \
+    "$T" "$T" >"$T/run.json"
+check "route --run" "$INTENT" route --model "$M" --components "$T/run.json" --run --json "can you see my screen"
+[ "$(tr '\n' ' ' <"$T/log" 2>/dev/null)" = "load screen load vision " ] && ok "route --run loads in order" \
+    || bad "route --run loads in order" "$(cat "$T/log")"
+/usr/bin/python3 -c "import json; d = json.load(open('$T/out')); assert d['ok'] and d['to_load'] == ['screen', 'vision']" \
+    && has err "noise" && ok "route --run output on stderr" || bad "route --run json" "$(cat "$T/out")"
+printf '{"components": [{"name": "cam", "load": "exit 3"},
+  {"name": "vision", "labels": ["VISION"], "depends": ["cam"], "load": "true"}]}' >"$T/fail.json"
+if "$INTENT" route --model "$M" --components "$T/fail.json" --run "can you see my screen" >"$T/out" 2>"$T/err"; then
+    bad "route failed load exits 1"
+else
+    has out "failed     cam (exit status 3)" && has out "vision (not loaded: a dependency did not load)" \
+        && ok "route failed load reported" || bad "route failed load reported" "$(cat "$T/out")"
+fi
+printf '{"budget_mb": 100, "components": [{"name": "big", "labels": ["VISION"], "memory_mb": 500}]}' >"$T/big.json"
+if "$INTENT" route --model "$M" --components "$T/big.json" "can you see my screen" >"$T/out" 2>"$T/err"; then
+    bad "route over budget exits 1"
+else
+    has out "over the budget" && ok "route over budget" || bad "route over budget" "$(cat "$T/out")"
+fi
+
+# bad registries: "FILE: component NAME: what is wrong"
+reg() { printf '%s' "$2" >"$T/bad.json"; check_fails "$1" "$T/bad.json: $3" "$INTENT" route --model "$M" --components "$T/bad.json" hi; }
+reg "registry unknown dependency" '{"components": [{"name": "vision", "depends": ["camera"]}]}' 'component vision: unknown dependency "camera"'
+reg "registry cycle" '{"components": [{"name": "a", "depends": ["b"]}, {"name": "b", "depends": ["a"]}]}' 'component a: dependency cycle a -> b -> a'
+reg "registry duplicate" '{"components": [{"name": "a"}, {"name": "a"}]}' 'component a: a component of that name exists already'
+reg "registry unknown key" '{"components": [{"name": "a", "memroy_mb": 1}]}' 'component a: unknown key "memroy_mb"'
+reg "registry bad memory" '{"components": [{"name": "a", "memory_mb": -1}]}' 'component a: "memory_mb" must be a number'
+reg "registry no name" '{"components": [{"labels": ["X"]}]}' 'component #1: "name" must be a non-empty string'
+reg "registry labels type" '{"components": [{"name": "a", "labels": "VISION"}]}' 'component a: "labels" must be an array of strings'
+printf '{"components": [\n  {"name": "a",}\n]}' >"$T/bad.json"
+check_fails "registry bad JSON" "$T/bad.json:2: not valid JSON" "$INTENT" route --model "$M" --components "$T/bad.json" hi
+check_fails "registry missing" "No such file" "$INTENT" route --model "$M" --components "$T/none.json" hi
+check_fails "route --loaded unknown" '--loaded: no component "zz"' "$INTENT" route --model "$M" --components "$R" --loaded zz hi
+check_fails "route needs --components" "--model and --components are required" "$INTENT" route --model "$M" hi
 
 # feedback log: append, dump (TSV that train and eval read, JSON lines), errors, torn tail
 F="$T/fb.log"

@@ -14,6 +14,7 @@ int main(int argc, char **argv) {
         {"grad", test_grad}, {"model_io", test_model_io}, {"predict", test_predict},
         {"train", test_train}, {"alloc", test_alloc}, {"data", test_data},
         {"feedback", test_feedback},
+        {"components", test_components},
     };
     int total = 0, failed = 0;
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++) {

@@ -40,5 +40,6 @@ int test_predict(int *total);
 int test_alloc(int *total);
 int test_data(int *total);
 int test_feedback(int *total);
+int test_components(int *total);
 
 #endif
