@@ -188,7 +188,8 @@ typedef struct intent_model intent_model;
 typedef struct intent_epoch_report {
     uint32_t epoch;        /* 1-based */
     uint32_t net;          /* which network of an ensemble, 0-based */
-    double train_loss;     /* mean binary cross-entropy over the epoch's examples */
+    double train_loss;     /* mean binary cross-entropy a label, estimated on every 8th
+                              training example (the loss is not needed for learning) */
     double dev_loss;       /* on the dev set (given or held out) */
     double dev_score;      /* exact label-set accuracy on the dev set, 0..1 */
     double elapsed_s;      /* since training started */

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #define N_SHARDS 8
+#define LOSS_SAMPLE 8 /* training loss from 1 example in 8: a log per label is not free */
 
 typedef struct trainer {
     const intent_train_opts *o;
@@ -468,7 +469,7 @@ static void batch_inputs(trainer *t) {
 static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
     uint32_t W = t->net.size[1];
-    intenti_xcfg cfg = {t->o->dropout, t->o->label_smoothing, t->o->softmax_weight, 1.0f / (float)t->bs};
+    intenti_xcfg cfg = {t->o->dropout, t->o->label_smoothing, t->o->softmax_weight, 1.0f / (float)t->bs, false};
     for (uint32_t s = tid; s < t->n_shards; s += T) {
         intenti_mlp_ws *ws = &t->ws[s];
         intenti_mlp_ws_zero(ws, &t->net);
@@ -478,6 +479,7 @@ static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
             intenti_rng r;
             intenti_rng_seed(&r, t->o->seed + 0x1000u * t->net_k, ((uint64_t)t->epoch << 32) | i);
             const intenti_prep *p = &t->tr;
+            cfg.with_loss = i % LOSS_SAMPLE == 0; /* the reported loss is estimated on a sample */
             intenti_mlp_example(&t->net, ws, t->k, t->bx_ids[e], t->bx_vals[e], t->bx_n[e], p->lab + p->lab_off[i],
                                 p->lab_off[i + 1] - p->lab_off[i], &cfg, &r, t->delta0 + (size_t)e * W);
         }
@@ -683,7 +685,8 @@ static double run_epoch(trainer *t, intenti_rng *r) {
 static int report(trainer *t, uint32_t k, uint32_t ep, double loss, double dloss, double dscore, bool best) {
     if (!t->o->progress)
         return INTENT_OK;
-    intent_epoch_report rep = {ep, k, loss / (t->tr.n ? t->tr.n : 1) / t->n_labels, dloss, dscore,
+    uint32_t sampled = (t->tr.n + LOSS_SAMPLE - 1) / LOSS_SAMPLE;
+    intent_epoch_report rep = {ep, k, loss / (sampled ? sampled : 1) / t->n_labels, dloss, dscore,
                                now_s() - ((double)t->t0.tv_sec + t->t0.tv_nsec * 1e-9), best,
                                t->t_feat, t->t_bp, t->t_upd, t->t_eval, t->fixed != NULL};
     return t->o->progress(&rep, t->o->progress_user) ? INTENT_ERR_CANCELLED : INTENT_OK;

@@ -44,6 +44,9 @@ INTENTI_HIDDEN double intenti_exact(const intenti_prep *p, const float *probs, u
  * mean of sigmoid(z / T), searched over [1/16, 16]. logits is [n_nets][p->n][n_labels]. */
 INTENTI_HIDDEN float intenti_fit_temperature(const intenti_prep *p, const float *logits, uint32_t n_nets,
                                              uint32_t n_labels);
+/* The same as intenti_exact at t = i / 100 (1 <= i <= 99), by the curve tuning uses. */
+INTENTI_HIDDEN double intenti_exact_at(const intenti_prep *p, const float *probs, uint32_t n_labels,
+                                       uint32_t max_labels, uint32_t min_labels, int i);
 /* probs = mean over nets of sigmoid(logits / T). */
 INTENTI_HIDDEN void intenti_ensemble(const float *logits, uint32_t n_nets, size_t n, float T, float *probs);
 /* The threshold in 0.01..0.99 with the best exact-set accuracy on p (out-of-scope
