@@ -11,8 +11,14 @@ static const intenti_kern *pick(void) {
         return &intenti_kern_ref;
 #if defined(__x86_64__)
     __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && intenti_kern_avx512())
+        return intenti_kern_avx512();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && intenti_kern_avx2())
         return intenti_kern_avx2();
+#elif defined(__aarch64__)
+    if (intenti_kern_neon()) /* Advanced SIMD is part of every AArch64 CPU */
+        return intenti_kern_neon();
 #endif
     return &intenti_kern_ref;
 }

@@ -34,7 +34,9 @@ typedef struct intenti_kern {
                  float b2, float eps);
 } intenti_kern;
 INTENTI_HIDDEN extern const intenti_kern intenti_kern_ref;
-INTENTI_HIDDEN const intenti_kern *intenti_kern_avx2(void); /* NULL if not built */
+INTENTI_HIDDEN const intenti_kern *intenti_kern_avx2(void);   /* NULL if not built */
+INTENTI_HIDDEN const intenti_kern *intenti_kern_avx512(void); /* NULL if not built */
+INTENTI_HIDDEN const intenti_kern *intenti_kern_neon(void);   /* NULL if not built */
 /* The kernel set chosen once for this CPU (INTENT_FORCE_SCALAR=1 picks the reference). */
 INTENTI_HIDDEN const intenti_kern *intenti_kern_get(void);
 

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #define N_SHARDS 8
+#define PREFETCH 4    /* rows ahead that the layer-0 update asks the memory for */
 #define LOSS_SAMPLE 8 /* training loss from 1 example in 8: a log per label is not free */
 
 typedef struct trainer {
@@ -560,6 +561,14 @@ static void phase_sparse(void *arg, uint32_t tid, uint32_t T) {
     float decay = 1.0f - t->adam.lr * t->o->weight_decay;
     for (uint32_t r = 0; r < t->n_touched; r++) {
         size_t at = t->touched[r] * W + c0;
+        if (r + PREFETCH < t->n_touched) { /* rows are scattered: ask for them early */
+            size_t next = t->touched[r + PREFETCH] * W + c0;
+            for (size_t c = 0; c < nc; c += 16) {
+                __builtin_prefetch(t->net.w[0] + next + c, 1);
+                __builtin_prefetch(t->am.w[0] + next + c, 1);
+                __builtin_prefetch(t->av.w[0] + next + c, 1);
+            }
+        }
         adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + r * W + c0, nc);
         if (decay < 1.0f) /* decoupled weight decay (AdamW), on the rows in use */
             for (size_t c = 0; c < nc; c++)
