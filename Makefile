@@ -5,6 +5,7 @@
 #   make valgrind                the C tests under valgrind
 #   make demo                    installs what is missing, trains on the example data, answers
 #   make bench                   benchmarks against peers (see bench/)
+#   make fuzz                    libFuzzer targets (clang), each run FUZZ_SECONDS (see fuzz/)
 #   make clean
 
 comma   := ,
@@ -73,3 +74,42 @@ clean:
 	rm -rf build
 
 .PHONY: all test valgrind demo bench clean
+
+# ---- fuzzing (fuzz/) ----
+# `make fuzz` builds the libFuzzer targets with clang, ASan and UBSan in $(BUILD)/fuzz/
+# and runs each for FUZZ_SECONDS, one at a time, on the committed seeds plus a working
+# corpus in $(BUILD)/fuzz/work/ (new inputs land there, never in fuzz/corpus/); crashes
+# are written to $(BUILD)/fuzz/. `make test` replays fuzz/corpus/ through replay_*
+# binaries built with $(CC) and the normal flags (fuzz/replay.c), so no clang is needed.
+FUZZ_TARGETS := model data text
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) $(CPPFLAGS)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/cl/%.o)
+FUZZ_OBJ     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/cl/fuzz/fuzz_%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+
+# static pattern rules: $(BUILD)/fuzz/fuzz_model must not be mistaken for an object
+$(FUZZ_LIB_OBJ) $(FUZZ_OBJ): $(BUILD)/fuzz/cl/%.o: %.c $(wildcard include/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BIN): $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/cl/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(FUZZ_REPLAY): $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libintent.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/work/$$t && \
+		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/$$t- $$(test -f fuzz/$$t.dict && echo -dict=fuzz/$$t.dict) \
+			$(BUILD)/fuzz/work/$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+test: $(FUZZ_REPLAY)
+
+.PHONY: fuzz

@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/run.sh - runs every test suite and ends with one line: "N passed, N failed".
-# Suites: the C tests (cmocka), the CLI tests, then the scalar-kernel rerun of the C tests.
+# Suites: the C tests (cmocka), the CLI tests, the scalar-kernel rerun of the C tests, and
+# the fuzz corpora replayed (one pass per corpus file that runs clean).
 # BUILD names the build folder (make passes it).
 BUILD=${BUILD:-build}
 passed=0
@@ -25,6 +26,18 @@ INTENT_FORCE_SCALAR=1 INTENT_TEST_QUICK=1 "$BUILD/tests/run_tests" predict 2>&1 
 
 echo "== CLI tests"
 BUILD=$BUILD sh tests/cli.sh 2>&1 | tee "$log"; tally "$log"
+
+echo "== fuzz corpora replayed (fuzz/corpus/*, $BUILD/fuzz/replay_*)"
+fp=0; ff=0
+for t in model data text; do
+    "$BUILD/fuzz/replay_$t" "fuzz/corpus/$t" >"$log" 2>&1
+    grep -v '^[0-9]* passed' "$log" | head -n 40
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -z "$line" ]; then ff=$((ff + 1)); echo "replay_$t: no summary line: counted as one failure"; continue; fi
+    echo "$t: $line"
+    fp=$((fp + ${line%% passed*})); ff=$((ff + $(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')))
+done
+echo "fuzz replay: $fp passed, $ff failed" | tee "$log"; tally "$log"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
