@@ -5,8 +5,8 @@
  * it too), so no model file has to be found at run time. Between them they take every
  * featurizer path: word 1-2-grams and char 2-5-grams with accents stripped and sublinear
  * tf (the defaults), and word 1-3-grams with char 1-8-grams, accents kept, raw tf, two
- * hidden layers and a two-net ensemble. 256 buckets and 8 units keep start-up in
- * milliseconds.
+ * hidden layers, a two-net ensemble and 8192 buckets (so that the INTENT_MAX_FEATURES
+ * cap can be reached). Small layers keep start-up in milliseconds.
  *
  * Besides "no crash, no leak, no undefined behaviour", it checks the featurizer's
  * promises (at most INTENT_MAX_FEATURES distinct buckets, all below fs.buckets, finite
@@ -55,6 +55,7 @@ static intent_model *train(int variant) {
     o.epochs = 2;
     o.threads = 1;
     if (variant == 1) {
+        o.buckets = 8192; /* more than INTENT_MAX_FEATURES, so a long text can reach that cap */
         o.hidden[1] = 8;
         o.n_hidden = 2;
         o.n_nets = 2;

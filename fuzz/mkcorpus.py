@@ -292,7 +292,7 @@ def data_seeds():
 
 
 def text_seeds():
-    words = " ".join("w%dx%d" % (i, i * 7919 % 10007) for i in range(700))
+    words = " ".join("w%dx%d" % (i, i * 7919 % 10007) for i in range(180))  # > 4096 n-grams in < 2 KB
     return {
         "ascii": "read me the document on my screen",
         "empty": "",
