@@ -1,6 +1,6 @@
 /*
  * fuzz_model.c - fuzz target: bytes -> intent_model_load_mem; a model that loads is
- * described, queried and asked to predict.
+ * described, queried, asked to predict and evaluated on three examples.
  *
  * Almost every mutation breaks the CRC, so on its own the fuzzer would rarely get past
  * the checksum to the metadata and tensor checks behind it. Each input is therefore
@@ -42,6 +42,26 @@ static void check_top(const intent_model *m, const intent_score *top, size_t n_t
     }
 }
 
+/* Scores the model on three examples: eval's per-label counts, calibration bins and
+ * AUROC see whatever confidences a damaged model gives. Labels named as in the seeds
+ * (fuzz/corpus/model), plus one the model does not know. */
+static void evaluate(const intent_model *m) {
+    static intent_dataset *ds; /* made once, kept for the process */
+    static const char TSV[] = "A\tturn on the lights\nB,X\tplay jazz\nnone\tasdf qwerty\n";
+    if (!ds) {
+        CHECK(intent_dataset_new(&ds) == INTENT_OK);
+        CHECK(intent_dataset_read_mem(ds, "eval.tsv", TSV, sizeof TSV - 1, INTENT_FORMAT_TSV) == INTENT_OK);
+    }
+    intent_eval e;
+    if (intent_evaluate(m, ds, -1.0f, 1, &e, NULL) != INTENT_OK)
+        return;
+    CHECK(e.n_examples == 3 && e.n_labels == intent_model_n_labels(m));
+    /* written so that NaN fails them too */
+    CHECK(e.exact >= 0.0 && e.exact <= 1.0 && e.micro_f1 >= 0.0 && e.micro_f1 <= 1.0);
+    CHECK(e.ece >= 0.0 && e.ece <= 1.001 && e.oos_auroc >= 0.0 && e.oos_auroc <= 1.0);
+    intent_eval_free(&e);
+}
+
 static void use(const intent_model *m) {
     char desc[1024], tiny[16];
     size_t need = intent_model_describe(m, desc, sizeof desc);
@@ -76,6 +96,7 @@ static void use(const intent_model *m) {
         free(conf);
     }
     intent_ctx_free(ctx);
+    evaluate(m);
 }
 
 static void load(const uint8_t *data, size_t size) {
