@@ -215,6 +215,8 @@ def model_seeds(intent):
         "i8-without-scales.intent": write_model(kvs, [t for t in quantize(ts) if not t[0].endswith(".s")]),
         "nan-weights.intent": write_model(kvs, [(n, dt, dims, b"\xff\xff\xff\x7f" * (len(b) // 4)) if n == "net0.l0.w"
                                                 else (n, dt, dims, b) for n, dt, dims, b in ts]),
+        "nan-output-bias.intent": write_model(kvs, [(n, dt, dims, b"\xff\xff\xff\x7f" * (len(b) // 4))
+                                                    if n == "net0.l1.b" else (n, dt, dims, b) for n, dt, dims, b in ts]),
         "inf-idf.intent": write_model(kvs, [(n, dt, dims, b"\0\0\x80\x7f" * (len(b) // 4)) if n == "idf"
                                             else (n, dt, dims, b) for n, dt, dims, b in ts]),
     }
@@ -322,7 +324,8 @@ def write_all(folder, seeds):
     path = os.path.join(OUT, folder)
     os.makedirs(path, exist_ok=True)
     for f in os.listdir(path):
-        os.remove(os.path.join(path, f))
+        if not f.startswith("crash-"):  # crash-* are inputs found by fuzzing: kept
+            os.remove(os.path.join(path, f))
     for name, content in seeds.items():
         with open(os.path.join(path, name), "wb") as f:
             f.write(content if isinstance(content, bytes) else content.encode())
