@@ -3,8 +3,10 @@
 
     python3 fuzz/mkcorpus.py [build/intent]
 
-Run it from the repository root after `make`; it rewrites the three folders. The seeds
-are committed, so this is needed only to change them.
+Run it from the repository root after `make`; it (re)writes its seeds and leaves other
+files alone: the folders also hold inputs found by fuzzing (crash-* for the inputs of
+fixed bugs, and SHA-1 names from `-merge=1` runs), and a seed dropped from this script
+must be deleted by hand. The seeds are committed, so this is needed only to change them.
 
 The model seeds start from a tiny model trained by build/intent. This script then reads
 and rewrites that file with its own reader and writer, written from docs/FORMAT.md alone
@@ -323,9 +325,6 @@ def text_seeds():
 def write_all(folder, seeds):
     path = os.path.join(OUT, folder)
     os.makedirs(path, exist_ok=True)
-    for f in os.listdir(path):
-        if not f.startswith("crash-"):  # crash-* are inputs found by fuzzing: kept
-            os.remove(os.path.join(path, f))
     for name, content in seeds.items():
         with open(os.path.join(path, name), "wb") as f:
             f.write(content if isinstance(content, bytes) else content.encode())
