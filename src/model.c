@@ -421,6 +421,13 @@ void intenti_model_forward(const intent_model *m, intenti_feats *f, float *h0, f
         for (uint32_t i = 0; i < m->n_labels; i++)
             conf[i] += inv_n / (1.0f + expf(-z[i] * inv_t));
     }
+    /* Weights are not checked at load (a pass over all of them), and even finite ones can
+     * overflow to inf - inf, so a damaged file can give NaN here. Confidences are promised
+     * in [0, 1], and intent_evaluate casts them to calibration bins, where NaN is undefined
+     * behaviour: read NaN as 0, as intent_decode does. */
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        if (isnan(conf[i]))
+            conf[i] = 0.0f;
 }
 
 /* Row info of layer 0 for each net: idf, and idf times the int8 row scale (or idf). */
