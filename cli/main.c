@@ -18,6 +18,7 @@ static const char USAGE[] =
     "  quantize  make an int8 copy of a model\n"
     "  bench     measure latency, throughput, cold start and memory\n"
     "  feedback  append a corrected example to a feedback log, or print the log\n"
+    "  retrain   a new model that has learned the feedback log, checked before it is kept\n"
     "  route     the components a command needs: what to load and to unload\n"
     "\n"
     "  --help     this text\n"
@@ -29,8 +30,8 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect}, {"quantize", cmd_quantize}, {"bench", cmd_bench},
-    {"feedback", cmd_feedback},
+    {"train", cmd_train},       {"predict", cmd_predict}, {"eval", cmd_eval},       {"inspect", cmd_inspect},
+    {"quantize", cmd_quantize}, {"bench", cmd_bench},     {"feedback", cmd_feedback}, {"retrain", cmd_retrain},
     {"route", cmd_route},
 };
 

@@ -56,6 +56,7 @@ typedef struct trainer {
     uint32_t min_labels;       /* 1 when every training example has a label (no none label
                                   in use): the decoder then always answers with one */
     const uint32_t *fixed;     /* refit: net k trains exactly fixed[k] epochs, no dev scoring */
+    const intent_model *warm;  /* retrain: start from this model (retrain.c) */
     bool all_train;            /* refit: the held-out examples train too */
     double *dev_loss;          /* [dev.n] */
     float *eval_buf;           /* [T][2][max width] */
@@ -178,6 +179,10 @@ static int check_opts(const intent_train_opts *o, intent_error *err) {
 
 static void make_featspec(trainer *t) {
     const intent_train_opts *o = t->o;
+    if (t->warm) { /* the featurizer is part of what a warm start keeps */
+        t->fs = t->warm->fs;
+        return;
+    }
     t->fs = (intenti_featspec){(uint32_t)(o->seed * 0x9E3779B97F4A7C15ull >> 32), o->buckets,
                                o->word_ngrams, o->char_min, o->char_max, INTENTI_FEAT_WORD_BOUNDS};
     if (o->sublinear_tf)
@@ -329,6 +334,8 @@ static int prepare(trainer *t, const intent_dataset *train, const intent_dataset
         rc = intenti_prep_build(&t->tr, train, tr_idx, n_tr, map, &t->fs, NULL, t->team);
     if (!rc)
         rc = intenti_prep_idf(&t->tr, t->fs.buckets, t->o->min_count, &t->idf);
+    if (!rc && t->warm)
+        intenti_warm_idf(t->warm, t->idf);
     if (!rc) {
         intenti_prep_weigh(&t->tr, &t->fs, t->idf);
         rc = intenti_prep_build(&t->dev, dev ? dev : train, dev_idx, n_dev, dev ? dmap : map, &t->fs,
@@ -662,6 +669,8 @@ static void reset_net(trainer *t, uint32_t k, const float *freq) {
     intenti_rng r;
     intenti_rng_seed(&r, t->o->seed, 100 + k);
     intenti_mlp_init(&t->net, &r, freq);
+    if (t->warm)
+        intenti_warm_init(t->warm, k, &t->net);
     for (uint32_t l = 0; l < t->net.n_layers; l++) {
         memset(t->am.w[l], 0, intenti_mlp_wsize(&t->net, l) * sizeof(float));
         memset(t->av.w[l], 0, intenti_mlp_wsize(&t->net, l) * sizeof(float));
@@ -858,6 +867,11 @@ static int run(trainer *t, const intent_dataset *train, const intent_dataset *de
 
 int intent_train(const intent_dataset *train, const intent_dataset *dev, const intent_train_opts *o,
                  intent_model **out, intent_error *err) {
+    return intenti_train_from(train, dev, o, NULL, out, err);
+}
+
+int intenti_train_from(const intent_dataset *train, const intent_dataset *dev, const intent_train_opts *o,
+                       const intent_model *warm, intent_model **out, intent_error *err) {
     if (!train || !o || !out)
         return intenti_err(err, INTENT_ERR_ARG, "intent_train: NULL argument");
     *out = NULL;
@@ -869,11 +883,16 @@ int intent_train(const intent_dataset *train, const intent_dataset *dev, const i
     trainer t;
     memset(&t, 0, sizeof t);
     t.o = o;
+    t.warm = warm;
     clock_gettime(CLOCK_MONOTONIC, &t.t0);
     float temperature = 1.0f, threshold = o->threshold;
     rc = run(&t, train, dev, err);
-    if (!rc)
+    if (!rc && warm) { /* retrain: a slice of old training data would bias a new choice */
+        temperature = warm->temperature;
+        threshold = warm->threshold;
+    } else if (!rc) {
         decode_choices(&t, &temperature, &threshold);
+    }
     /* Refit: with a held-out slice (no dev set given, and the slice was not the whole
      * set), train again on all the examples for each net's best epoch count, keeping the
      * temperature and threshold chosen on the slice. More data beats a dev set here. */
@@ -881,7 +900,7 @@ int intent_train(const intent_dataset *train, const intent_dataset *dev, const i
     if (refit) {
         uint32_t epochs[INTENT_MAX_NETS];
         memcpy(epochs, t.best_epoch, sizeof epochs);
-        trainer done = {.o = o, .t0 = t.t0, .fixed = epochs, .all_train = true, .t_feat = t.t_feat,
+        trainer done = {.o = o, .t0 = t.t0, .fixed = epochs, .all_train = true, .warm = warm, .t_feat = t.t_feat,
                         .t_bp = t.t_bp, .t_upd = t.t_upd, .t_eval = t.t_eval};
         trainer_free(&t);
         t = done;

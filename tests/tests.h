@@ -40,6 +40,7 @@ int test_predict(int *total);
 int test_alloc(int *total);
 int test_data(int *total);
 int test_calibrate(int *total);
+int test_retrain(int *total);
 int test_feedback(int *total);
 int test_components(int *total);
 
