@@ -106,8 +106,9 @@ INTENT_API const char *intent_status_str(int status);
 /* The library's version, "MAJOR.MINOR.PATCH". */
 INTENT_API const char *intent_version(void);
 
-/* The kernel set chosen for this CPU at first use: "avx2", "scalar", ... Setting the
- * environment variable INTENT_FORCE_SCALAR=1 before the first call forces "scalar". */
+/* The kernel set chosen for this CPU at first use: "avx512", "avx2", "neon" or "scalar".
+ * Set before the first call, the environment variable INTENT_FORCE_SCALAR=1 forces
+ * "scalar", and INTENT_KERNEL=name picks that set if the CPU can run it. */
 INTENT_API const char *intent_kernel_name(void);
 
 /* Details of a failure, filled by functions that take one (may be passed as NULL).

@@ -5,7 +5,8 @@
  * must agree with it to float rounding, which tests/test_kern.c checks over random
  * sizes, odd tails and unaligned pointers. The set is chosen once per process by
  * intenti_kern_get(): the best the CPU supports, or the reference when the environment
- * variable INTENT_FORCE_SCALAR is set to anything but "0".
+ * variable INTENT_FORCE_SCALAR is set to anything but "0", or the set INTENT_KERNEL names
+ * ("scalar", "avx2", "avx512", "neon") when the CPU can run it.
  */
 #ifndef INTENT_KERN_H
 #define INTENT_KERN_H
