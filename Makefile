@@ -4,6 +4,7 @@
 #   make SANITIZE=address,undefined test    (or SANITIZE=thread) in build/san-*/
 #   make valgrind                the C tests under valgrind
 #   make demo                    installs what is missing, trains on the example data, answers
+#   make install [PREFIX=/usr/local] [DESTDIR=...]   header, libraries, intent, intent.pc
 #   make bench                   benchmarks against peers (see bench/)
 #   make fuzz                    libFuzzer targets (clang), each run FUZZ_SECONDS (see fuzz/)
 #   make clean
@@ -37,7 +38,24 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-all: $(BUILD)/libintent.a $(BUILD)/libintent.so $(BUILD)/intent
+PREFIX  ?= /usr/local
+
+all: $(BUILD)/libintent.a $(BUILD)/libintent.so $(BUILD)/intent $(BUILD)/intent.pc
+
+$(BUILD)/intent.pc: Makefile
+	@mkdir -p $(BUILD)
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: intent\nDescription: %s\nVersion: %s\nLibs: -L$${libdir} -lintent\nLibs.private: -lutf8proc -lm -lpthread\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' 'labels for short texts, learned from examples, predicted in microseconds' '$(VERSION)' >$@
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/intent.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libintent.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libintent.so $(DESTDIR)$(PREFIX)/lib/libintent.so.$(VERSION)
+	ln -sf libintent.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libintent.so.$(SOMAJOR)
+	ln -sf libintent.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libintent.so
+	install -m 755 $(BUILD)/intent $(DESTDIR)$(PREFIX)/bin/
+	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/intent.pc >$(DESTDIR)$(PREFIX)/lib/pkgconfig/intent.pc
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h)
 	@mkdir -p $(dir $@)
@@ -93,7 +111,7 @@ bench: all
 clean:
 	rm -rf build
 
-.PHONY: all test valgrind demo bench clean
+.PHONY: all test valgrind demo bench clean install
 
 # ---- fuzzing (fuzz/) ----
 # `make fuzz` builds the libFuzzer targets with clang, ASan and UBSan in $(BUILD)/fuzz/
