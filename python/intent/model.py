@@ -145,34 +145,39 @@ class _Ctx:
 
 
 class _Guard:
-    """Counts calls in flight so close() frees nothing under them."""
+    """Counts calls in flight so close() frees nothing under them. A raw lock (C-level
+    acquire and release) per call; the Event exists only while a close waits."""
 
     def __init__(self) -> None:
-        self._cv = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self.busy = 0
         self.closed = False
+        self._idle: Optional[threading.Event] = None
 
     def enter(self) -> None:
-        with self._cv:
+        with self._lock:
             if self.closed:
                 raise ValueError("the model is closed")
             self.busy += 1
 
     def exit(self) -> None:
-        with self._cv:
+        with self._lock:
             self.busy -= 1
-            if not self.busy:
-                self._cv.notify_all()
+            idle = self._idle if not self.busy else None
+        if idle is not None:
+            idle.set()
 
     def close(self) -> bool:
         """Marks closed and waits for the calls in flight; False if closed already."""
-        with self._cv:
+        with self._lock:
             if self.closed:
                 return False
             self.closed = True
-            while self.busy:
-                self._cv.wait()
-            return True
+            if not self.busy:
+                return True
+            idle = self._idle = threading.Event()
+        idle.wait()
+        return True
 
 
 # Statistics of every model: models alive, and the counts of those closed.
@@ -340,15 +345,17 @@ class Model:
         top: how many of the most confident labels Prediction.top lists at least (None: 1).
         Thread-safe; the C call runs without the GIL.
         """
-        with self._use():
-            t0 = time.perf_counter_ns()
-            try:
-                p = self._predict(text, threshold, top)
-            except Exception:
-                self._stats.error()
-                raise
-            self._stats.answer(time.perf_counter_ns() - t0, p.names)
-            return p
+        t0 = time.perf_counter_ns()
+        self._guard.enter()
+        try:
+            p = self._predict(text, threshold, top)
+        except Exception:
+            self._stats.error()
+            raise
+        finally:
+            self._guard.exit()
+        self._stats.answer(time.perf_counter_ns() - t0, p.names)
+        return p
 
     def predict_batch(self, texts: Iterable[Union[str, bytes]],
                       threshold: Optional[float] = None,
