@@ -2,7 +2,8 @@
 # tests/run.sh - runs every test suite and ends with one line: "N passed, N failed".
 # Suites: the C tests (cmocka), the scalar-kernel rerun of some C tests, the SIMD kernel
 # checks (NEON under qemu when a cross compiler is installed), the CLI tests, the feedback
-# log's kill -9 test, and the fuzz corpora replayed (one pass per corpus file that runs clean).
+# log's kill -9 test, the fuzz corpora replayed (one pass per corpus file that runs clean),
+# and the Python binding's tests (pytest, python/tests).
 # BUILD names the build folder (make passes it).
 BUILD=${BUILD:-build}
 passed=0
@@ -13,6 +14,21 @@ tally() { # reads "... N passed, M failed" from the last line of a log
     p=$(echo "$line" | sed -E 's/.*[^0-9]([0-9]+) passed.*/\1/; s/^([0-9]+) passed.*/\1/')
     f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
     if [ -z "$line" ]; then p=0; f=1; echo "(no summary line: counted as one failure)"; fi
+    passed=$((passed + p)); failed=$((failed + f))
+}
+
+# pytally LOG: pytest -q's summary ("3 failed, 57 passed, 2 skipped, 1 error in 4.1s")
+# as passed and failed; errors count as failures, skipped ones as neither.
+pytally() {
+    line=$(grep -E '^(=+ )?[0-9]+ [a-z]+.* in [0-9.]+s' "$1" | tail -n 1)
+    p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); p=${p:-0}
+    f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'); f=${f:-0}
+    e=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+'); e=${e:-0}
+    f=$((f + e))
+    if [ -z "$line" ] || [ $((p + f)) -eq 0 ]; then
+        f=1; echo "(no pytest summary, or no test ran: counted as one failure)"
+    fi
+    echo "$p passed, $f failed"
     passed=$((passed + p)); failed=$((failed + f))
 }
 
@@ -51,6 +67,29 @@ for t in model data text; do
     fp=$((fp + ${line%% passed*})); ff=$((ff + $(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')))
 done
 echo "fuzz replay: $fp passed, $ff failed" | tee "$log"; tally "$log"
+
+echo "== Python binding (python/tests, pytest, on $BUILD/libintent.so)"
+# A sanitized library needs its runtimes loaded first into the (uninstrumented) Python;
+# ThreadSanitizer's does not run under CPython, so that build skips the suite.
+preload=""
+case $BUILD in
+    *san-*thread*) preload=skip ;;
+    *san-*)
+        for rt in asan ubsan; do
+            case $rt:$BUILD in asan:*address*|ubsan:*undefined*)
+                preload="$preload${preload:+:}$(${CC:-cc} -print-file-name=lib$rt.so)" ;; esac
+        done ;;
+esac
+if [ "$preload" = skip ]; then
+    echo "(skipped: the Python tests do not run under ThreadSanitizer)"
+elif ! /usr/bin/python3 -c 'import pytest' 2>/dev/null; then
+    echo "(skipped: no pytest for /usr/bin/python3; apt-get install python3-pytest)"
+else
+    LD_PRELOAD=$preload ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
+        INTENT_LIBRARY="$(cd "$BUILD" && pwd)/libintent.so" \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$log"
+    pytally "$log"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
