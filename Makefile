@@ -20,7 +20,7 @@ endif
 VERSION  := 0.1.0
 SOMAJOR  := 0
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
-CFLAGS   ?= -O2 -g
+CFLAGS   ?= -O3 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -fPIC $(SANFLAGS)
 CPPFLAGS += -Iinclude -Isrc
 LDFLAGS  += $(SANFLAGS)

@@ -400,8 +400,10 @@ static void sparse_fused(const intenti_kern *k, const intent_model *m, uint32_t 
         k->accum(h, L->n_out, L->w, f->ids, f->w, f->n);
     else
         k->accum_i8(h, L->n_out, L->q, f->ids, f->w, f->n);
-    for (uint32_t i = 0; i < L->n_out; i++)
-        h[i] = L->b[i] + h[i] * inv_norm;
+    float *restrict hr = h;
+    const float *restrict b = L->b;
+    for (uint32_t i = 0; i < L->n_out; i++) /* restrict: no aliasing, so it vectorizes */
+        hr[i] = b[i] + hr[i] * inv_norm;
 }
 
 float intenti_model_prepare(const intent_model *m, intenti_feats *f) { return prepare_counts(m, f); }

@@ -106,14 +106,15 @@ static int decode_logits(const intent_model *m, const float *z, float threshold,
     float zt = threshold <= 0.0f ? -INFINITY : threshold >= 1.0f ? INFINITY
                                                                  : m->temperature * logf(threshold / (1.0f - threshold));
     size_t k = 0, over = 0;
+    for (uint32_t i = 0; i < m->n_labels; i++) /* branch-free: the compiler vectorizes it */
+        over += z[i] >= zt;                      /* false for NaN */
     float kth = -INFINITY; /* what a logit must beat to enter a full top */
     for (uint32_t i = 0; i < m->n_labels; i++) {
         float v = z[i];
+        if (k == cap && (cap == 0 || !(v > kth))) /* the common case (NaN included) */
+            continue;
         if (v != v) /* NaN (a damaged model) reads as confidence 0 */
             v = -INFINITY;
-        over += v >= zt;
-        if (k == cap && (cap == 0 || !(v > kth))) /* the common case: no insertion */
-            continue;
         size_t j = k < cap ? k++ : k - 1;
         while (j > 0 && top[j - 1].confidence < v) {
             top[j] = top[j - 1];

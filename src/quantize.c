@@ -1,6 +1,9 @@
 /*
- * quantize.c - int8 copies of models: each weight row (one input's fan-out, n_out floats)
- * becomes int8 with its own scale, max|row| / 127, rounding to nearest.
+ * quantize.c - int8 copies of models: each row of the first layer's table (one bucket's
+ * fan-out, width floats) becomes int8 with its own scale, max|row| / 127, rounding to
+ * nearest. The table is nearly all of a model (8192 x 96 of the default's 8192 x 96 +
+ * 96 x labels); the dense layers after it stay float: they are small, and float is
+ * faster there (no conversions).
  *
  * The new file keeps every metadata entry of the old one (so provenance and unknown
  * newer keys survive) and every other tensor as it is.
@@ -43,10 +46,10 @@ static int quantize_layer(const intenti_layer *L, int8_t **q_out, float **s_out)
     return INTENT_OK;
 }
 
-/* Is this tensor one of the weights we quantize? Those are re-added as i8 + scales. */
-static bool is_weight(const intenti_tensor *t) {
-    return t->dtype == INTENTI_DT_F32 && t->name_len >= 5 && memcmp(t->name + t->name_len - 2, ".w", 2) == 0 &&
-           memcmp(t->name, "net", 3) == 0;
+/* Is this tensor a layer's weights or scales? Those are re-added by add_layers. */
+static bool is_layer_tensor(const intenti_tensor *t) {
+    return t->name_len >= 5 && memcmp(t->name, "net", 3) == 0 &&
+           (memcmp(t->name + t->name_len - 2, ".w", 2) == 0 || memcmp(t->name + t->name_len - 2, ".s", 2) == 0);
 }
 
 static int add_layers(const intent_model *m, intenti_fbuild *b, qbuf *qb) {
@@ -55,6 +58,10 @@ static int add_layers(const intent_model *m, intenti_fbuild *b, qbuf *qb) {
         for (uint32_t l = 0; l < m->nets[k].n_layers; l++) {
             const intenti_layer *L = &m->nets[k].layers[l];
             snprintf(name, sizeof name, "net%u.l%u.w", k, l);
+            if (L->dtype == INTENTI_DT_F32 && l > 0) { /* dense layers stay float (see top) */
+                intenti_fb_tensor(b, name, INTENTI_DT_F32, L->n_in, L->n_out, L->w);
+                continue;
+            }
             if (L->dtype == INTENTI_DT_I8) { /* already int8: keep */
                 intenti_fb_tensor(b, name, INTENTI_DT_I8, L->n_in, L->n_out, L->q);
                 snprintf(name, sizeof name, "net%u.l%u.s", k, l);
@@ -87,8 +94,7 @@ int intent_model_quantize(const intent_model *m, intent_model **out, intent_erro
         const intenti_tensor *t = &m->view.tensors[i];
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)t->name_len, t->name);
-        bool scale = t->name_len > 2 && memcmp(t->name + t->name_len - 2, ".s", 2) == 0;
-        if (!is_weight(t) && !scale && !(t->dtype == INTENTI_DT_I8))
+        if (!is_layer_tensor(t))
             intenti_fb_tensor(&b, name, t->dtype, t->dims[0], t->n_dims == 2 ? t->dims[1] : 0, t->data);
     }
     int rc = add_layers(m, &b, &qb);
