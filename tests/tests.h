@@ -41,5 +41,6 @@ int test_alloc(int *total);
 int test_data(int *total);
 int test_feedback(int *total);
 int test_components(int *total);
+int test_onnx(int *total);
 
 #endif
