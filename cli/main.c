@@ -19,6 +19,8 @@ static const char USAGE[] =
     "  bench     measure latency, throughput, cold start and memory\n"
     "  feedback  append a corrected example to a feedback log, or print the log\n"
     "  route     the components a command needs: what to load and to unload\n"
+    "  export    write a model's networks as an ONNX graph, for other runtimes\n"
+    "  featurize print the features of texts (the ONNX graph's input)\n"
     "\n"
     "  --help     this text\n"
     "  --version  the version\n";
@@ -32,6 +34,8 @@ static const command COMMANDS[] = {
     {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval}, {"inspect", cmd_inspect}, {"quantize", cmd_quantize}, {"bench", cmd_bench},
     {"feedback", cmd_feedback},
     {"route", cmd_route},
+    {"export", cmd_export},
+    {"featurize", cmd_featurize},
 };
 
 int main(int argc, char **argv) {
