@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/run.sh - runs every test suite and ends with one line: "N passed, N failed".
 # Suites: the C tests (cmocka), the CLI tests, then the scalar-kernel rerun of the C tests,
-# and the feedback log's kill -9 test.
+# the ONNX export's Python test, and the feedback log's kill -9 test.
 # BUILD names the build folder (make passes it).
 BUILD=${BUILD:-build}
 passed=0
@@ -26,6 +26,13 @@ INTENT_FORCE_SCALAR=1 INTENT_TEST_QUICK=1 "$BUILD/tests/run_tests" predict 2>&1 
 
 echo "== CLI tests"
 BUILD=$BUILD sh tests/cli.sh 2>&1 | tee "$log"; tally "$log"
+
+echo "== ONNX export: checker, NumPy evaluator, ONNX Runtime when in .ort/ (tests/test_onnx.py)"
+if [ -x /usr/bin/python3 ]; then
+    BUILD=$BUILD /usr/bin/python3 tests/test_onnx.py 2>&1 | tee "$log"; tally "$log"
+else
+    echo "skipped: /usr/bin/python3 is not installed"
+fi
 
 echo "== feedback log under kill -9 ($BUILD/tests/feedback_crash)"
 "$BUILD/tests/feedback_crash" 2>&1 | tee "$log"; tally "$log"
