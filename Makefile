@@ -4,7 +4,9 @@
 #   make SANITIZE=address,undefined test    (or SANITIZE=thread) in build/san-*/
 #   make valgrind                the C tests under valgrind
 #   make demo                    installs what is missing, trains on the example data, answers
+#   make install [PREFIX=/usr/local] [DESTDIR=...]   header, libraries, intent, intent.pc
 #   make bench                   benchmarks against peers (see bench/)
+#   make fuzz                    libFuzzer targets (clang), each run FUZZ_SECONDS (see fuzz/)
 #   make clean
 
 comma   := ,
@@ -36,7 +38,24 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-all: $(BUILD)/libintent.a $(BUILD)/libintent.so $(BUILD)/intent
+PREFIX  ?= /usr/local
+
+all: $(BUILD)/libintent.a $(BUILD)/libintent.so $(BUILD)/intent $(BUILD)/intent.pc
+
+$(BUILD)/intent.pc: Makefile
+	@mkdir -p $(BUILD)
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: intent\nDescription: %s\nVersion: %s\nLibs: -L$${libdir} -lintent\nLibs.private: -lutf8proc -lm -lpthread\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' 'labels for short texts, learned from examples, predicted in microseconds' '$(VERSION)' >$@
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/intent.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libintent.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libintent.so $(DESTDIR)$(PREFIX)/lib/libintent.so.$(VERSION)
+	ln -sf libintent.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libintent.so.$(SOMAJOR)
+	ln -sf libintent.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libintent.so
+	install -m 755 $(BUILD)/intent $(DESTDIR)$(PREFIX)/bin/
+	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/intent.pc >$(DESTDIR)$(PREFIX)/lib/pkgconfig/intent.pc
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h)
 	@mkdir -p $(dir $@)
@@ -62,7 +81,21 @@ $(BUILD)/tests/feedback_crash: $(BUILD)/tests/crash/feedback_crash.o $(BUILD)/li
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libintent.a $(LIBS)
 
 test: $(BUILD)/tests/feedback_crash
-test: all $(BUILD)/tests/run_tests
+# The SIMD kernels against the scalar reference, without cmocka; and the same for NEON,
+# cross-compiled and run under qemu, when gcc-aarch64-linux-gnu and qemu-user are there.
+KERN_SRC := src/kern_ref.c src/kern_avx2.c src/kern_avx512.c src/kern_neon.c src/rng.c tests/kern/kern_check.c
+AARCH64_CC ?= aarch64-linux-gnu-gcc
+$(BUILD)/tests/kern_check: $(KERN_SRC) $(wildcard include/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(KERN_SRC) -lm
+
+$(BUILD)/tests/kern_check_neon: $(KERN_SRC) $(wildcard include/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	@if command -v $(AARCH64_CC) >/dev/null 2>&1; then \
+		$(AARCH64_CC) -std=c11 -D_GNU_SOURCE -O2 -static $(WARN) $(CPPFLAGS) -o $@ $(KERN_SRC) -lm; \
+	else rm -f $@; fi
+
+test: all $(BUILD)/tests/run_tests $(BUILD)/tests/kern_check $(BUILD)/tests/kern_check_neon
 	@BUILD=$(BUILD) sh tests/run.sh
 
 valgrind: all $(BUILD)/tests/run_tests
@@ -78,4 +111,44 @@ bench: all
 clean:
 	rm -rf build
 
-.PHONY: all test valgrind demo bench clean
+.PHONY: all test valgrind demo bench clean install
+
+# ---- fuzzing (fuzz/) ----
+# `make fuzz` builds the libFuzzer targets with clang, ASan and UBSan in $(BUILD)/fuzz/
+# and runs each for FUZZ_SECONDS, one at a time, on the committed seeds plus a working
+# corpus in $(BUILD)/fuzz/work/ (new inputs land there, never in fuzz/corpus/); crashes
+# are written to $(BUILD)/fuzz/. `make test` replays fuzz/corpus/ through replay_*
+# binaries built with $(CC) and the normal flags (fuzz/replay.c), so no clang is needed.
+FUZZ_TARGETS := model data text
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) $(CPPFLAGS)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/cl/%.o)
+FUZZ_OBJ     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/cl/fuzz/fuzz_%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+
+# static pattern rules: $(BUILD)/fuzz/fuzz_model must not be mistaken for an object
+$(FUZZ_LIB_OBJ) $(FUZZ_OBJ): $(BUILD)/fuzz/cl/%.o: %.c $(wildcard include/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BIN): $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/cl/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(FUZZ_REPLAY): $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libintent.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Long texts only repeat work: the 256-word and 4096-n-gram caps are reached under 2 KB.
+FUZZ_OPTS_text := -max_len=2048
+
+fuzz: $(FUZZ_BIN)
+	$(foreach t,$(FUZZ_TARGETS),mkdir -p $(BUILD)/fuzz/work/$(t) && \
+		$(BUILD)/fuzz/fuzz_$(t) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/$(t)- -dict=fuzz/$(t).dict $(FUZZ_OPTS_$(t)) \
+		$(BUILD)/fuzz/work/$(t) fuzz/corpus/$(t) && ) true
+
+test: $(FUZZ_REPLAY)
+
+.PHONY: fuzz

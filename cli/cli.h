@@ -81,6 +81,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_retrain(int argc, char **argv);
 int cmd_feedback(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_export(int argc, char **argv);

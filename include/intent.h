@@ -96,7 +96,8 @@ enum intent_status {
     INTENT_ERR_LIMIT = 8,     /* a documented limit was exceeded */
     INTENT_ERR_EMPTY = 9,     /* nothing to learn from (no examples, no labels) */
     INTENT_ERR_CANCELLED = 10, /* stopped by a callback or a shutdown */
-    INTENT_ERR_COMPONENT = 11  /* a component's load or unload callback failed */
+    INTENT_ERR_COMPONENT = 11, /* a component's load or unload callback failed */
+    INTENT_ERR_REJECTED = 12   /* a retrained model scored worse than allowed: not made */
 };
 
 /* A short English description of a status code; never NULL. */
@@ -105,8 +106,9 @@ INTENT_API const char *intent_status_str(int status);
 /* The library's version, "MAJOR.MINOR.PATCH". */
 INTENT_API const char *intent_version(void);
 
-/* The kernel set chosen for this CPU at first use: "avx2", "scalar", ... Setting the
- * environment variable INTENT_FORCE_SCALAR=1 before the first call forces "scalar". */
+/* The kernel set chosen for this CPU at first use: "avx512", "avx2", "neon" or "scalar".
+ * Set before the first call, the environment variable INTENT_FORCE_SCALAR=1 forces
+ * "scalar", and INTENT_KERNEL=name picks that set if the CPU can run it. */
 INTENT_API const char *intent_kernel_name(void);
 
 /* Details of a failure, filled by functions that take one (may be passed as NULL).
@@ -188,7 +190,8 @@ typedef struct intent_model intent_model;
 typedef struct intent_epoch_report {
     uint32_t epoch;        /* 1-based */
     uint32_t net;          /* which network of an ensemble, 0-based */
-    double train_loss;     /* mean binary cross-entropy over the epoch's examples */
+    double train_loss;     /* mean binary cross-entropy a label, estimated on every 8th
+                              training example (the loss is not needed for learning) */
     double dev_loss;       /* on the dev set (given or held out) */
     double dev_score;      /* exact label-set accuracy on the dev set, 0..1 */
     double elapsed_s;      /* since training started */
@@ -266,6 +269,44 @@ INTENT_API int intent_train_opts_preset(intent_train_opts *o, const char *name);
  * INTENT_ERR_CANCELLED. */
 INTENT_API int intent_train(const intent_dataset *train, const intent_dataset *dev,
                             const intent_train_opts *o, intent_model **out, intent_error *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Retraining: learn from feedback, starting from a model                                */
+
+typedef struct intent_retrain_opts {
+    intent_train_opts train;  /* epochs, patience, lr, batch, dropout, seed, threads,
+                                 progress...; the network, the featurizer and the none
+                                 label always come from the base model */
+    uint32_t feedback_repeat; /* each feedback example counts this many times (default 4) */
+    float max_drop;           /* refuse when held-out exact-set accuracy falls by more than
+                                 this, 0..1 (default 0.02, two points) */
+} intent_retrain_opts;
+
+/* Defaults: intent_train_opts_init's, with patience 3, feedback_repeat 4, max_drop 0.02. */
+INTENT_API void intent_retrain_opts_init(intent_retrain_opts *o);
+
+typedef struct intent_retrain_report {
+    size_t n_feedback, n_data;  /* examples of each kind used */
+    size_t n_heldout;           /* examples both models were scored on */
+    size_t n_new_labels;        /* labels the base model did not have */
+    double base_score, new_score; /* exact-set accuracy of each on the held-out examples */
+    double feedback_score;      /* the new model's exact-set accuracy on the feedback */
+    int accepted;
+} intent_retrain_report;
+
+/* Makes a new model from base that also knows the feedback examples. Training starts
+ * from base's weights (warm start) on the feedback (repeated feedback_repeat times) and,
+ * when given, the original data (data, may be NULL), so the rest is not forgotten;
+ * labels that only feedback or data carry are added. The decision threshold and
+ * temperature are kept from base. A slice of data (dev_fraction, seeded) is held out;
+ * training stops when that slice and the feedback stop improving. Both models are scored
+ * on the slice (without data, on the feedback, which then says whether the feedback was
+ * learned, not whether anything was forgotten); if the new one is worse by more than
+ * max_drop, no model is made: INTENT_ERR_REJECTED, with err saying the scores. rep (may
+ * be NULL) gets the figures either way. base is only read; it may be served meanwhile. */
+INTENT_API int intent_retrain(const intent_model *base, const intent_dataset *feedback, const intent_dataset *data,
+                              const intent_retrain_opts *o, intent_model **out, intent_retrain_report *rep,
+                              intent_error *err);
 
 /* ------------------------------------------------------------------------------------ */
 /* Models: load, save, describe                                                          */

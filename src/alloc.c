@@ -101,6 +101,7 @@ const char *intent_status_str(int status) {
     case INTENT_ERR_LIMIT: return "limit exceeded";
     case INTENT_ERR_EMPTY: return "nothing to learn from";
     case INTENT_ERR_CANCELLED: return "cancelled";
+    case INTENT_ERR_REJECTED: return "retrained model rejected";
     case INTENT_ERR_COMPONENT: return "a component failed to load or unload";
     default: return "unknown status";
     }

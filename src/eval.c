@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK 4096
+#define CHUNK 4096           /* examples predicted per parallel round */
+#define CHUNK_ENTRIES (1u << 22) /* ... but at most this many answer entries (32 MiB) */
 #define ECE_BINS 15
 
 typedef struct eval_job {
@@ -164,8 +165,9 @@ typedef struct eval_state {
     intent_ctx **ctx;
     uint32_t T;
     uint32_t *map;
-    intent_score *top;  /* [CHUNK][n_labels] */
-    size_t *n_over;     /* [CHUNK] */
+    size_t chunk;       /* examples a round: CHUNK, fewer for many labels or few examples */
+    intent_score *top;  /* [chunk][n_labels] */
+    size_t *n_over;     /* [chunk] */
     counts c;
 } eval_state;
 
@@ -176,8 +178,11 @@ static int eval_setup(eval_state *s, const intent_model *m, const intent_dataset
         return INTENT_ERR_NOMEM;
     s->ctx = intenti_calloc(s->T, sizeof *s->ctx);
     s->map = intenti_malloc((ds->n_labels ? ds->n_labels : 1) * sizeof *s->map);
-    s->top = intenti_malloc((size_t)CHUNK * m->n_labels * sizeof *s->top);
-    s->n_over = intenti_malloc(CHUNK * sizeof *s->n_over);
+    s->chunk = CHUNK_ENTRIES / m->n_labels;
+    s->chunk = s->chunk > CHUNK ? CHUNK : s->chunk < 1 ? 1 : s->chunk;
+    s->chunk = s->chunk > ds->n ? (ds->n ? ds->n : 1) : s->chunk;
+    s->top = intenti_malloc(s->chunk * m->n_labels * sizeof *s->top);
+    s->n_over = intenti_malloc(s->chunk * sizeof *s->n_over);
     s->c.in_scores = intenti_malloc((ds->n ? ds->n : 1) * sizeof(float));
     s->c.oos_scores = intenti_malloc((ds->n ? ds->n : 1) * sizeof(float));
     s->c.pred = intenti_malloc(m->n_labels);
@@ -223,8 +228,8 @@ int intent_evaluate(const intent_model *m, const intent_dataset *ds, float thres
     memset(&s, 0, sizeof s);
     int rc = eval_setup(&s, m, ds, threads, out);
     uint32_t gold[INTENTI_LINE_LABELS];
-    for (size_t lo = 0; !rc && lo < ds->n; lo += CHUNK) {
-        eval_job job = {m, ds, s.ctx, lo, ds->n - lo < CHUNK ? ds->n - lo : CHUNK, thr, s.top, s.n_over, INTENT_OK};
+    for (size_t lo = 0; !rc && lo < ds->n; lo += s.chunk) {
+        eval_job job = {m, ds, s.ctx, lo, ds->n - lo < s.chunk ? ds->n - lo : s.chunk, thr, s.top, s.n_over, INTENT_OK};
         intenti_team_run(s.team, eval_chunk, &job);
         rc = job.rc;
         for (size_t i = 0; !rc && i < job.n; i++) {

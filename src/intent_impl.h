@@ -141,6 +141,16 @@ typedef struct intenti_featspec {
 #define INTENTI_WORD_CAP (INTENT_MAX_WORD * 4 + 32) /* code points of a normalized word */
 
 /* Scratch for featurizing one text at a time. Fixed size: no allocation per text. */
+#define INTENTI_WC_SLOTS 512 /* word cache entries (a power of two) */
+#define INTENTI_WC_LEN 12     /* words up to this many code points are cached */
+#define INTENTI_WC_IDS 64     /* char n-gram buckets kept for a cached word */
+typedef struct intenti_wordcache {
+    uint32_t hash;        /* the word's hash (INTENTI_TAG_WORD) */
+    uint8_t len, n_ids;   /* len 0: empty */
+    int32_t cps[INTENTI_WC_LEN];
+    uint32_t ids[INTENTI_WC_IDS];
+} intenti_wordcache;
+
 typedef struct intenti_feats {
     uint32_t *slot_key;   /* [INTENTI_SLOTS] open addressing, key = id + 1, 0 = empty */
     uint32_t *slot_pos;   /* [INTENTI_SLOTS] index into ids/vals */
@@ -156,6 +166,8 @@ typedef struct intenti_feats {
      * seen in this text, at ids[pos[b]]. One look-up, nothing to clear between texts. */
     uint32_t *stamp, *pos; /* [n_direct] */
     uint32_t n_direct, gen;
+    intenti_wordcache *wc;  /* [INTENTI_WC_SLOTS] when set up (intenti_feats_cache), for wc_fs */
+    intenti_featspec wc_fs;
     int32_t word[INTENTI_WORD_CAP];
 } intenti_feats;
 
@@ -164,6 +176,9 @@ INTENTI_HIDDEN void intenti_feats_free(intenti_feats *f);
 /* Sets up direct dedup for bucket spaces of up to n buckets (8 bytes each); keeps what
  * is there if it already covers n. Texts of larger spaces use the hash table. */
 INTENTI_HIDDEN int intenti_feats_direct(intenti_feats *f, uint32_t n);
+/* Sets up the word cache (about 160 KB): char n-grams of recent words are not hashed
+ * again. Serving contexts use it; training featurizes each text once and does not. */
+INTENTI_HIDDEN int intenti_feats_cache(intenti_feats *f);
 INTENTI_HIDDEN const char *intenti_featspec_problem(const intenti_featspec *fs);
 /* Text -> distinct bucket ids with raw counts in f->ids / f->vals. */
 INTENTI_HIDDEN void intenti_extract(const intenti_featspec *fs, intenti_feats *f,

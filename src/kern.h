@@ -5,7 +5,8 @@
  * must agree with it to float rounding, which tests/test_kern.c checks over random
  * sizes, odd tails and unaligned pointers. The set is chosen once per process by
  * intenti_kern_get(): the best the CPU supports, or the reference when the environment
- * variable INTENT_FORCE_SCALAR is set to anything but "0".
+ * variable INTENT_FORCE_SCALAR is set to anything but "0", or the set INTENT_KERNEL names
+ * ("scalar", "avx2", "avx512", "neon") when the CPU can run it.
  */
 #ifndef INTENT_KERN_H
 #define INTENT_KERN_H
@@ -34,7 +35,9 @@ typedef struct intenti_kern {
                  float b2, float eps);
 } intenti_kern;
 INTENTI_HIDDEN extern const intenti_kern intenti_kern_ref;
-INTENTI_HIDDEN const intenti_kern *intenti_kern_avx2(void); /* NULL if not built */
+INTENTI_HIDDEN const intenti_kern *intenti_kern_avx2(void);   /* NULL if not built */
+INTENTI_HIDDEN const intenti_kern *intenti_kern_avx512(void); /* NULL if not built */
+INTENTI_HIDDEN const intenti_kern *intenti_kern_neon(void);   /* NULL if not built */
 /* The kernel set chosen once for this CPU (INTENT_FORCE_SCALAR=1 picks the reference). */
 INTENTI_HIDDEN const intenti_kern *intenti_kern_get(void);
 

@@ -171,12 +171,13 @@ static double softmax_delta(const float *z, uint32_t n_out, const uint32_t *lab,
 /* Output delta scale * (sigmoid(z) - y) and the example's BCE, computed stably;
  * y is 1 - smooth for gold labels, 0 for the others. */
 static double output_delta(const float *z, uint32_t n_out, const uint32_t *lab, uint32_t n_lab,
-                           float scale, float smooth, float *d) {
+                           float scale, float smooth, bool with_loss, float *d) {
     double loss = 0.0;
     for (uint32_t i = 0; i < n_out; i++) {
-        float zi = z[i];
-        d[i] = scale / (1.0f + expf(-zi));
-        loss += (zi > 0.0f ? zi : 0.0f) + log1pf(expf(-fabsf(zi)));
+        float zi = z[i], e = expf(-fabsf(zi)); /* one exp serves the sigmoid and the loss */
+        d[i] = scale * (zi >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e));
+        if (with_loss)
+            loss += (zi > 0.0f ? zi : 0.0f) + log1pf(e);
     }
     float y = 1.0f - smooth;
     for (uint32_t j = 0; j < n_lab; j++) {
@@ -192,9 +193,11 @@ void intenti_mlp_example(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti
     forward(m, ws, k, ids, vals, n, cfg->dropout, rng);
     uint32_t L = m->n_layers;
     float *d = ws->d0, *dprev = ws->d1;
-    ws->loss += output_delta(ws->z[L - 1], m->size[L], lab, n_lab, cfg->scale, cfg->smooth, d);
+    double loss = output_delta(ws->z[L - 1], m->size[L], lab, n_lab, cfg->scale, cfg->smooth, cfg->with_loss, d);
     if (cfg->softmax > 0.0f && n_lab > 0)
-        ws->loss += softmax_delta(ws->z[L - 1], m->size[L], lab, n_lab, cfg->softmax, cfg->scale, d);
+        loss += softmax_delta(ws->z[L - 1], m->size[L], lab, n_lab, cfg->softmax, cfg->scale, d);
+    if (cfg->with_loss)
+        ws->loss += loss;
     for (uint32_t l = L - 1; l >= 1; l--) {
         uint32_t n_in = m->size[l], n_out = m->size[l + 1];
         const float *a = ws->a[l - 1];

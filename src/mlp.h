@@ -56,6 +56,7 @@ typedef struct intenti_xcfg {
     float softmax;   /* weight of an extra softmax cross-entropy over the labels (gold
                         labels share the target mass; skipped for "no label" examples) */
     float scale;     /* gradients are multiplied by this (1 / batch size) */
+    bool with_loss;  /* add the example's loss to ws->loss (it costs a log per label) */
 } intenti_xcfg;
 
 /* Forward + backward of one example: sparse input (ids, vals, n), gold labels

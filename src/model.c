@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -47,6 +48,8 @@ static int read_featspec(intent_model *m, const char *name, intent_error *err) {
     return INTENT_OK;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 /* Copies label names out of the STRS entry (which is not NUL-terminated), checking each. */
 static int read_labels(intent_model *m, const char *name, intent_error *err) {
     const intenti_kv *kv = intenti_fview_kv(&m->view, "labels", INTENTI_KV_STRS);
@@ -70,11 +73,19 @@ static int read_labels(intent_model *m, const char *name, intent_error *err) {
         out += sl + 1;
         pos += 4 + sl;
     }
-    /* duplicates: labels are few (<= 65535) and this runs once per load; sort-free check */
-    for (uint32_t i = 1; i < m->n_labels && m->n_labels <= 4096; i++)
-        for (uint32_t j = 0; j < i; j++)
-            if (strcmp(m->labels[i], m->labels[j]) == 0)
-                return intenti_err(err, INTENT_ERR_FORMAT, "%s: label \"%s\" appears twice", name, m->labels[i]);
+    /* duplicates: sort a copy of the names, compare neighbours; O(n log n) for any count */
+    const char **sorted = intenti_malloc(m->n_labels * sizeof *sorted);
+    if (!sorted)
+        return intenti_err(err, INTENT_ERR_NOMEM, "%s: out of memory", name);
+    memcpy(sorted, m->labels, m->n_labels * sizeof *sorted);
+    qsort(sorted, m->n_labels, sizeof *sorted, cmp_str);
+    for (uint32_t i = 1; i < m->n_labels; i++)
+        if (strcmp(sorted[i], sorted[i - 1]) == 0) {
+            intenti_err(err, INTENT_ERR_FORMAT, "%s: label \"%s\" appears twice", name, sorted[i]);
+            intenti_free(sorted);
+            return INTENT_ERR_FORMAT;
+        }
+    intenti_free(sorted);
     const intenti_kv *none = intenti_fview_kv(&m->view, "none_label", INTENTI_KV_STR);
     if (none) {
         if (intenti_label_problem((const char *)none->val, none->count))
@@ -421,6 +432,13 @@ void intenti_model_forward(const intent_model *m, intenti_feats *f, float *h0, f
         for (uint32_t i = 0; i < m->n_labels; i++)
             conf[i] += inv_n / (1.0f + expf(-z[i] * inv_t));
     }
+    /* Weights are not checked at load (a pass over all of them), and even finite ones can
+     * overflow to inf - inf, so a damaged file can give NaN here. Confidences are promised
+     * in [0, 1], and intent_evaluate casts them to calibration bins, where NaN is undefined
+     * behaviour: read NaN as 0, as intent_decode does. */
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        if (isnan(conf[i]))
+            conf[i] = 0.0f;
 }
 
 /* Row info of layer 0 for each net: idf, and idf times the int8 row scale (or idf). */

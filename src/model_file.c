@@ -151,7 +151,10 @@ static void say_kv(out *o, const intenti_kv *kv) {
         say(o, "f64  %g\n", d);
         break;
     }
-    case INTENTI_KV_STR: say(o, "str  \"%.*s\"\n", (int)kv->count, (const char *)kv->val); break;
+    case INTENTI_KV_STR: /* long strings are cut: the printf precision is an int */
+        say(o, "str  \"%.*s\"%s\n", (int)(kv->count < 200 ? kv->count : 200), (const char *)kv->val,
+            kv->count > 200 ? "..." : "");
+        break;
     case INTENTI_KV_U32S:
         say(o, "u32[%u]", kv->count);
         for (uint32_t i = 0; i < kv->count && i < 16; i++)
@@ -163,7 +166,7 @@ static void say_kv(out *o, const intenti_kv *kv) {
         size_t pos = 4;
         for (uint32_t i = 0; i < kv->count && i < 12; i++) {
             uint32_t sl = intenti_ld32(kv->val + pos);
-            say(o, " %.*s", (int)sl, (const char *)kv->val + pos + 4);
+            say(o, " %.*s", (int)(sl < 200 ? sl : 200), (const char *)kv->val + pos + 4);
             pos += 4 + sl;
         }
         say(o, kv->count > 12 ? " ...\n" : "\n");

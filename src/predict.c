@@ -34,6 +34,8 @@ static void ctx_release(intent_ctx *c) {
 static int ctx_fit(intent_ctx *c, const intent_model *m) {
     if (m->fs.buckets <= DIRECT_MAX && intenti_feats_direct(&c->feats, m->fs.buckets))
         return INTENT_ERR_NOMEM;
+    if (intenti_feats_cache(&c->feats))
+        return INTENT_ERR_NOMEM;
     uint32_t need = m->max_width;
     if (need <= c->width)
         return INTENT_OK;
@@ -104,11 +106,13 @@ static int decode_logits(const intent_model *m, const float *z, float threshold,
     float zt = threshold <= 0.0f ? -INFINITY : threshold >= 1.0f ? INFINITY
                                                                  : m->temperature * logf(threshold / (1.0f - threshold));
     size_t k = 0, over = 0;
-    float kth = cap ? -INFINITY : INFINITY; /* what a logit must beat to enter top */
+    float kth = -INFINITY; /* what a logit must beat to enter a full top */
     for (uint32_t i = 0; i < m->n_labels; i++) {
         float v = z[i];
-        over += v >= zt;  /* false for NaN */
-        if (!(v > kth))   /* the common case: one compare, no insertion */
+        if (v != v) /* NaN (a damaged model) reads as confidence 0 */
+            v = -INFINITY;
+        over += v >= zt;
+        if (k == cap && (cap == 0 || !(v > kth))) /* the common case: no insertion */
             continue;
         size_t j = k < cap ? k++ : k - 1;
         while (j > 0 && top[j - 1].confidence < v) {

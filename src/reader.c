@@ -166,6 +166,14 @@ static const char *parse_jsonl(const char *s, size_t n, char *scratch, size_t ca
     return p->n ? NULL : "\"labels\" is empty";
 }
 
+/* Does s hold anything but whitespace (a JSON text may carry unescaped newlines)? */
+static bool memchr_nonspace(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n' && s[i] != '\v' && s[i] != '\f')
+            return true;
+    return false;
+}
+
 /* Checks labels and text of a parsed line and adds it. Returns NULL or a message. */
 static const char *add_parsed(intent_dataset *ds, const parsed *p, int *rc) {
     *rc = INTENT_ERR_PARSE;
@@ -174,7 +182,7 @@ static const char *add_parsed(intent_dataset *ds, const parsed *p, int *rc) {
         if (why)
             return why;
     }
-    if (is_blank(p->text, p->text_len))
+    if (!memchr_nonspace(p->text, p->text_len))
         return "empty text";
     if (intenti_utf8_check(p->text, p->text_len) != p->text_len)
         return "text is not valid UTF-8";

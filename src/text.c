@@ -57,6 +57,7 @@ int intenti_feats_direct(intenti_feats *f, uint32_t n) {
 }
 
 void intenti_feats_free(intenti_feats *f) {
+    intenti_free(f->wc);
     intenti_free(f->stamp);
     intenti_free(f->pos);
     intenti_free(f->slot_key);
@@ -229,20 +230,66 @@ static void add_word_ngrams(extract_state *st, uint32_t h) {
         st->n_hist++;
 }
 
+/* Calls emit(id) for each char n-gram bucket of "<word>", in a fixed order. */
+#define CHAR_NGRAMS(fs, cp, n, EMIT)                                                                  \
+    do {                                                                                          \
+        int32_t m_[INTENT_MAX_WORD + 2];                                                          \
+        size_t L_ = (n) + 2;                                                                      \
+        m_[0] = '<';                                                                              \
+        memcpy(m_ + 1, (cp), (n) * sizeof *m_);                                                   \
+        m_[(n) + 1] = '>';                                                                        \
+        uint32_t start_ = intenti_fnv_step(INTENTI_FNV_BASIS ^ (fs)->seed, INTENTI_TAG_CHAR);     \
+        for (size_t i_ = 0; i_ < L_; i_++) {                                                      \
+            uint32_t h_ = start_;                                                                 \
+            for (size_t k_ = 0; k_ < (fs)->char_max && i_ + k_ < L_; k_++) {                      \
+                h_ = intenti_fnv_step(h_, (uint32_t)m_[i_ + k_]);                                 \
+                if (k_ + 1 >= (fs)->char_min)                                                     \
+                    EMIT(intenti_bucket(intenti_fmix32(h_), (fs)->buckets));                      \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+
 static void add_char_ngrams(const intenti_featspec *fs, intenti_feats *f, const int32_t *cp, size_t n) {
-    int32_t m[INTENT_MAX_WORD + 2];
-    size_t L = n + 2;
-    m[0] = '<';
-    memcpy(m + 1, cp, n * sizeof *cp);
-    m[n + 1] = '>';
-    uint32_t start = intenti_fnv_step(INTENTI_FNV_BASIS ^ fs->seed, INTENTI_TAG_CHAR);
-    for (size_t i = 0; i < L; i++) {
-        uint32_t h = start;
-        for (size_t k = 0; k < fs->char_max && i + k < L; k++) {
-            h = intenti_fnv_step(h, (uint32_t)m[i + k]);
-            if (k + 1 >= fs->char_min)
-                add_feature(f, intenti_bucket(intenti_fmix32(h), fs->buckets));
-        }
+#define ADD(id) add_feature(f, (id))
+    CHAR_NGRAMS(fs, cp, n, ADD);
+#undef ADD
+}
+
+/* The word cache (serving contexts only): a word's char n-gram buckets depend on the
+ * word and the featurizer alone, and most words of a command were seen in earlier ones,
+ * so a small direct-mapped table of recent words saves hashing them again. Entries are
+ * checked against the whole word, never trusted on the hash alone. */
+static bool same_spec(const intenti_featspec *a, const intenti_featspec *b) {
+    return a->seed == b->seed && a->buckets == b->buckets && a->char_min == b->char_min &&
+           a->char_max == b->char_max && a->flags == b->flags;
+}
+
+static void cached_char_ngrams(const intenti_featspec *fs, intenti_feats *f, const int32_t *cp, size_t n,
+                               uint32_t hw) {
+    intenti_wordcache *e = &f->wc[hw & (INTENTI_WC_SLOTS - 1)];
+    if (e->len == n && e->hash == hw && memcmp(e->cps, cp, n * sizeof *cp) == 0) {
+        for (uint32_t j = 0; j < e->n_ids; j++)
+            add_feature(f, e->ids[j]);
+        return;
+    }
+    e->len = 0; /* invalid while it is refilled */
+    e->n_ids = 0;
+    bool fits = true;
+#define KEEP(id)                                                                                   \
+    do {                                                                                           \
+        uint32_t id_ = (id);                                                                       \
+        add_feature(f, id_);                                                                       \
+        if (e->n_ids < INTENTI_WC_IDS)                                                             \
+            e->ids[e->n_ids++] = id_;                                                              \
+        else                                                                                       \
+            fits = false;                                                                          \
+    } while (0)
+    CHAR_NGRAMS(fs, cp, n, KEEP);
+#undef KEEP
+    if (fits) {
+        memcpy(e->cps, cp, n * sizeof *cp);
+        e->hash = hw;
+        e->len = (uint8_t)n;
     }
 }
 
@@ -250,13 +297,24 @@ static void on_word(const int32_t *cp, size_t n, void *user) {
     extract_state *st = user;
     const intenti_featspec *fs = st->fs;
     st->n_words++;
+    uint32_t h = intenti_hash_cps(fs->seed, INTENTI_TAG_WORD, cp, n);
     if (fs->word_ngrams) {
-        uint32_t h = intenti_hash_cps(fs->seed, INTENTI_TAG_WORD, cp, n);
         add_feature(st->f, intenti_bucket(h, fs->buckets));
         add_word_ngrams(st, h);
     }
-    if (fs->char_max)
+    if (!fs->char_max)
+        return;
+    if (st->f->wc && n <= INTENTI_WC_LEN)
+        cached_char_ngrams(fs, st->f, cp, n, h);
+    else
         add_char_ngrams(fs, st->f, cp, n);
+}
+
+int intenti_feats_cache(intenti_feats *f) {
+    if (f->wc)
+        return INTENT_OK;
+    f->wc = intenti_calloc(INTENTI_WC_SLOTS, sizeof *f->wc);
+    return f->wc ? INTENT_OK : INTENT_ERR_NOMEM;
 }
 
 /* Empties the hash table of the last text's entries (before compaction breaks the
@@ -280,6 +338,10 @@ void intenti_extract(const intenti_featspec *fs, intenti_feats *f, const char *t
         f->gen = 1;
     }
     f->hashed = f->stamp == NULL;
+    if (f->wc && !same_spec(fs, &f->wc_fs)) { /* another model's words: forget them */
+        memset(f->wc, 0, INTENTI_WC_SLOTS * sizeof *f->wc);
+        f->wc_fs = *fs;
+    }
     extract_state st = {fs, f, {0, 0}, 0, 0};
     bool bounds = (fs->flags & INTENTI_FEAT_WORD_BOUNDS) && fs->word_ngrams >= 2;
     if (bounds) {

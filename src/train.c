@@ -24,6 +24,8 @@
 #include <time.h>
 
 #define N_SHARDS 8
+#define PREFETCH 4    /* rows ahead that the layer-0 update asks the memory for */
+#define LOSS_SAMPLE 8 /* training loss from 1 example in 8: a log per label is not free */
 
 typedef struct trainer {
     const intent_train_opts *o;
@@ -54,6 +56,7 @@ typedef struct trainer {
     uint32_t min_labels;       /* 1 when every training example has a label (no none label
                                   in use): the decoder then always answers with one */
     const uint32_t *fixed;     /* refit: net k trains exactly fixed[k] epochs, no dev scoring */
+    const intent_model *warm;  /* retrain: start from this model (retrain.c) */
     bool all_train;            /* refit: the held-out examples train too */
     double *dev_loss;          /* [dev.n] */
     float *eval_buf;           /* [T][2][max width] */
@@ -176,6 +179,10 @@ static int check_opts(const intent_train_opts *o, intent_error *err) {
 
 static void make_featspec(trainer *t) {
     const intent_train_opts *o = t->o;
+    if (t->warm) { /* the featurizer is part of what a warm start keeps */
+        t->fs = t->warm->fs;
+        return;
+    }
     t->fs = (intenti_featspec){(uint32_t)(o->seed * 0x9E3779B97F4A7C15ull >> 32), o->buckets,
                                o->word_ngrams, o->char_min, o->char_max, INTENTI_FEAT_WORD_BOUNDS};
     if (o->sublinear_tf)
@@ -327,6 +334,8 @@ static int prepare(trainer *t, const intent_dataset *train, const intent_dataset
         rc = intenti_prep_build(&t->tr, train, tr_idx, n_tr, map, &t->fs, NULL, t->team);
     if (!rc)
         rc = intenti_prep_idf(&t->tr, t->fs.buckets, t->o->min_count, &t->idf);
+    if (!rc && t->warm)
+        intenti_warm_idf(t->warm, t->idf);
     if (!rc) {
         intenti_prep_weigh(&t->tr, &t->fs, t->idf);
         rc = intenti_prep_build(&t->dev, dev ? dev : train, dev_idx, n_dev, dev ? dmap : map, &t->fs,
@@ -468,7 +477,7 @@ static void batch_inputs(trainer *t) {
 static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
     uint32_t W = t->net.size[1];
-    intenti_xcfg cfg = {t->o->dropout, t->o->label_smoothing, t->o->softmax_weight, 1.0f / (float)t->bs};
+    intenti_xcfg cfg = {t->o->dropout, t->o->label_smoothing, t->o->softmax_weight, 1.0f / (float)t->bs, false};
     for (uint32_t s = tid; s < t->n_shards; s += T) {
         intenti_mlp_ws *ws = &t->ws[s];
         intenti_mlp_ws_zero(ws, &t->net);
@@ -478,6 +487,7 @@ static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
             intenti_rng r;
             intenti_rng_seed(&r, t->o->seed + 0x1000u * t->net_k, ((uint64_t)t->epoch << 32) | i);
             const intenti_prep *p = &t->tr;
+            cfg.with_loss = i % LOSS_SAMPLE == 0; /* the reported loss is estimated on a sample */
             intenti_mlp_example(&t->net, ws, t->k, t->bx_ids[e], t->bx_vals[e], t->bx_n[e], p->lab + p->lab_off[i],
                                 p->lab_off[i + 1] - p->lab_off[i], &cfg, &r, t->delta0 + (size_t)e * W);
         }
@@ -558,6 +568,14 @@ static void phase_sparse(void *arg, uint32_t tid, uint32_t T) {
     float decay = 1.0f - t->adam.lr * t->o->weight_decay;
     for (uint32_t r = 0; r < t->n_touched; r++) {
         size_t at = t->touched[r] * W + c0;
+        if (r + PREFETCH < t->n_touched) { /* rows are scattered: ask for them early */
+            size_t next = t->touched[r + PREFETCH] * W + c0;
+            for (size_t c = 0; c < nc; c += 16) {
+                __builtin_prefetch(t->net.w[0] + next + c, 1);
+                __builtin_prefetch(t->am.w[0] + next + c, 1);
+                __builtin_prefetch(t->av.w[0] + next + c, 1);
+            }
+        }
         adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + r * W + c0, nc);
         if (decay < 1.0f) /* decoupled weight decay (AdamW), on the rows in use */
             for (size_t c = 0; c < nc; c++)
@@ -651,6 +669,8 @@ static void reset_net(trainer *t, uint32_t k, const float *freq) {
     intenti_rng r;
     intenti_rng_seed(&r, t->o->seed, 100 + k);
     intenti_mlp_init(&t->net, &r, freq);
+    if (t->warm)
+        intenti_warm_init(t->warm, k, &t->net);
     for (uint32_t l = 0; l < t->net.n_layers; l++) {
         memset(t->am.w[l], 0, intenti_mlp_wsize(&t->net, l) * sizeof(float));
         memset(t->av.w[l], 0, intenti_mlp_wsize(&t->net, l) * sizeof(float));
@@ -683,7 +703,8 @@ static double run_epoch(trainer *t, intenti_rng *r) {
 static int report(trainer *t, uint32_t k, uint32_t ep, double loss, double dloss, double dscore, bool best) {
     if (!t->o->progress)
         return INTENT_OK;
-    intent_epoch_report rep = {ep, k, loss / (t->tr.n ? t->tr.n : 1) / t->n_labels, dloss, dscore,
+    uint32_t sampled = (t->tr.n + LOSS_SAMPLE - 1) / LOSS_SAMPLE;
+    intent_epoch_report rep = {ep, k, loss / (sampled ? sampled : 1) / t->n_labels, dloss, dscore,
                                now_s() - ((double)t->t0.tv_sec + t->t0.tv_nsec * 1e-9), best,
                                t->t_feat, t->t_bp, t->t_upd, t->t_eval, t->fixed != NULL};
     return t->o->progress(&rep, t->o->progress_user) ? INTENT_ERR_CANCELLED : INTENT_OK;
@@ -846,6 +867,11 @@ static int run(trainer *t, const intent_dataset *train, const intent_dataset *de
 
 int intent_train(const intent_dataset *train, const intent_dataset *dev, const intent_train_opts *o,
                  intent_model **out, intent_error *err) {
+    return intenti_train_from(train, dev, o, NULL, out, err);
+}
+
+int intenti_train_from(const intent_dataset *train, const intent_dataset *dev, const intent_train_opts *o,
+                       const intent_model *warm, intent_model **out, intent_error *err) {
     if (!train || !o || !out)
         return intenti_err(err, INTENT_ERR_ARG, "intent_train: NULL argument");
     *out = NULL;
@@ -857,11 +883,16 @@ int intent_train(const intent_dataset *train, const intent_dataset *dev, const i
     trainer t;
     memset(&t, 0, sizeof t);
     t.o = o;
+    t.warm = warm;
     clock_gettime(CLOCK_MONOTONIC, &t.t0);
     float temperature = 1.0f, threshold = o->threshold;
     rc = run(&t, train, dev, err);
-    if (!rc)
+    if (!rc && warm) { /* retrain: a slice of old training data would bias a new choice */
+        temperature = warm->temperature;
+        threshold = warm->threshold;
+    } else if (!rc) {
         decode_choices(&t, &temperature, &threshold);
+    }
     /* Refit: with a held-out slice (no dev set given, and the slice was not the whole
      * set), train again on all the examples for each net's best epoch count, keeping the
      * temperature and threshold chosen on the slice. More data beats a dev set here. */
@@ -869,7 +900,7 @@ int intent_train(const intent_dataset *train, const intent_dataset *dev, const i
     if (refit) {
         uint32_t epochs[INTENT_MAX_NETS];
         memcpy(epochs, t.best_epoch, sizeof epochs);
-        trainer done = {.o = o, .t0 = t.t0, .fixed = epochs, .all_train = true, .t_feat = t.t_feat,
+        trainer done = {.o = o, .t0 = t.t0, .fixed = epochs, .all_train = true, .warm = warm, .t_feat = t.t_feat,
                         .t_bp = t.t_bp, .t_upd = t.t_upd, .t_eval = t.t_eval};
         trainer_free(&t);
         t = done;

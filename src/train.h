@@ -44,11 +44,27 @@ INTENTI_HIDDEN double intenti_exact(const intenti_prep *p, const float *probs, u
  * mean of sigmoid(z / T), searched over [1/16, 16]. logits is [n_nets][p->n][n_labels]. */
 INTENTI_HIDDEN float intenti_fit_temperature(const intenti_prep *p, const float *logits, uint32_t n_nets,
                                              uint32_t n_labels);
+/* The same as intenti_exact at t = i / 100 (1 <= i <= 99), by the curve tuning uses. */
+INTENTI_HIDDEN double intenti_exact_at(const intenti_prep *p, const float *probs, uint32_t n_labels,
+                                       uint32_t max_labels, uint32_t min_labels, int i);
 /* probs = mean over nets of sigmoid(logits / T). */
 INTENTI_HIDDEN void intenti_ensemble(const float *logits, uint32_t n_nets, size_t n, float T, float *probs);
 /* The threshold in 0.01..0.99 with the best exact-set accuracy on p (out-of-scope
  * examples count as right when nothing is over it); ties go to the one nearest 0.5. */
 INTENTI_HIDDEN float intenti_tune_threshold(const intenti_prep *p, const float *probs, uint32_t n_labels,
                                             uint32_t max_labels, uint32_t min_labels);
+
+/* ---- warm starts (train.c, retrain.c) ---- */
+/* intent_train, starting from warm's networks when warm is not NULL: its featurizer is
+ * kept, the options' network must match it (retrain.c sees to that), and labels the
+ * training set adds come after warm's, in the same order. */
+INTENTI_HIDDEN int intenti_train_from(const intent_dataset *train, const intent_dataset *dev,
+                                      const intent_train_opts *o, const intent_model *warm, intent_model **out,
+                                      intent_error *err);
+/* idf learned on the new data, but warm's own idf wherever warm has one. */
+INTENTI_HIDDEN void intenti_warm_idf(const intent_model *warm, float *idf);
+/* Copies warm's net k into a freshly initialized network (float, dequantizing int8);
+ * output columns of labels warm lacks keep their fresh initialization. */
+INTENTI_HIDDEN void intenti_warm_init(const intent_model *warm, uint32_t k, intenti_mlp *net);
 
 #endif

@@ -184,6 +184,20 @@ has err "cut off a torn last record (67 bytes)" && ok "torn tail cut" || bad "to
 check "feedback after repair" "$INTENT" feedback --log "$T/torn.log" --dump
 has err "2 records, 0 bytes" && has out "more jazz" && ok "appended after repair" || bad "appended after repair" "$(cat "$T/err")"
 
+# retrain from a feedback log: a new label learned, a worse model refused
+rm -f "$T/fb.log"
+for t in "dim the lights in the kitchen" "make the living room lights dimmer" "turn the lights down to 30 percent" "dim the lamp a bit"; do
+    "$INTENT" feedback --log "$T/fb.log" --labels LIGHTS "$t" >/dev/null 2>&1
+done
+check "retrain" "$INTENT" retrain --model "$M" --feedback "$T/fb.log" --data examples/assistant.tsv --out "$T/m2.intent" --max-drop 0.1 --quiet
+has err "1 new labels" && ok "retrain summary" || bad "retrain summary" "$(cat "$T/err")"
+check "retrained predict" "$INTENT" predict --model "$T/m2.intent" --top 2 "dim the lights in the hall"
+has out "LIGHTS" && ok "retrained model knows the new label" || bad "new label" "$(cat "$T/out")"
+rm -f "$T/bad.log"
+for i in 1 2 3 4 5 6; do "$INTENT" feedback --log "$T/bad.log" --labels MUSIC "what is the weather tomorrow $i" >/dev/null 2>&1; done
+check_fails "retrain refused" "not made" "$INTENT" retrain --model "$M" --feedback "$T/bad.log" --data examples/assistant.tsv --out "$T/m3.intent" --max-drop 0 --repeat 30 --quiet
+[ -e "$T/m3.intent" ] && bad "refused model not written" || ok "refused model not written"
+
 # export (ONNX) and featurize; tests/test_onnx.py runs the graph
 check "export --help" "$INTENT" export --help
 check "featurize --help" "$INTENT" featurize --help

@@ -28,7 +28,7 @@ static double loss_of(fixture *f) {
     intenti_rng r;
     intenti_rng_seed(&r, 3, 3);
     intenti_mlp_ws_zero(&f->ws, &f->m);
-    intenti_xcfg cfg = {f->p, f->smooth, f->softmax, 1.0f};
+    intenti_xcfg cfg = {f->p, f->smooth, f->softmax, 1.0f, true};
     intenti_mlp_example(&f->m, &f->ws, &intenti_kern_ref, IDS, VALS, 4, LAB, 2, &cfg, &r, f->delta0);
     return f->ws.loss;
 }

@@ -247,11 +247,53 @@ static void compound_commands(void **state) {
     intent_dataset_free(ds);
 }
 
+/* One context serving two models in turns (other featurizers, other bucket counts, one
+ * past the direct dedup limit) answers exactly as fresh contexts do: no state leaks
+ * between models through the word cache or the dedup tables. */
+static void context_shared_across_models(void **state) {
+    (void)state;
+    intent_dataset *ds = ds_from_text(DATA);
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.hidden[0] = 8;
+    o.epochs = 2;
+    o.threads = 1;
+    intent_model *ms[3];
+    intent_error err;
+    uint32_t buckets[3] = {512, 4096, (1u << 20) + 7};
+    for (int i = 0; i < 3; i++) {
+        o.buckets = buckets[i];
+        o.seed = (uint64_t)i + 1;
+        o.char_min = i == 1 ? 3 : 2;
+        assert_int_equal(intent_train(ds, ds, &o, &ms[i], &err), INTENT_OK);
+    }
+    intent_ctx *shared;
+    assert_int_equal(intent_ctx_new(NULL, &shared), INTENT_OK);
+    const char *texts[] = {"turn on the lights", "play jazz", "lights and jazz", "what is the weather", "x"};
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 3; i++)
+            for (int t = 0; t < 5; t++) {
+                intent_ctx *fresh;
+                assert_int_equal(intent_ctx_new(ms[i], &fresh), INTENT_OK);
+                float a[3], b[3];
+                size_t len = strlen(texts[t]);
+                assert_int_equal(intent_predict_batch(ms[i], shared, &texts[t], &len, 1, a), INTENT_OK);
+                assert_int_equal(intent_predict_batch(ms[i], fresh, &texts[t], &len, 1, b), INTENT_OK);
+                assert_memory_equal(a, b, sizeof a);
+                intent_ctx_free(fresh);
+            }
+    intent_ctx_free(shared);
+    for (int i = 0; i < 3; i++)
+        intent_model_free(ms[i]);
+    intent_dataset_free(ds);
+}
+
 int test_predict(int *total) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_orders_and_counts), cmocka_unit_test(predicts_what_it_learned),
         cmocka_unit_test(batch_equals_single), cmocka_unit_test(bad_arguments),
         cmocka_unit_test(clauses_split), cmocka_unit_test(compound_commands),
+        cmocka_unit_test(context_shared_across_models),
     };
     return RUN("predict", tests, total);
 }

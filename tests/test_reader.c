@@ -95,6 +95,7 @@ static void errors_name_file_and_line(void **state) {
         {INTENT_FORMAT_JSONL, "{\"text\": \"a\", \"labels\": [\"A\"]} x\n", "1: trailing characters after the JSON object"},
         {INTENT_FORMAT_JSONL, "{\"text\": \"a\", \"text\": \"b\", \"labels\": [\"A\"]}\n", "1: duplicate key \"text\""},
         {INTENT_FORMAT_JSONL, "[1]\n", "1: expected a JSON object"},
+        {INTENT_FORMAT_JSONL, "{\"text\": \" \\n \", \"labels\": [\"A\"]}\n", "1: empty text"},
         {INTENT_FORMAT_JSONL, "{\"text\": \"a\", \"labels\": [\"A\"], \"x\": tru}\n", "1: invalid JSON value"},
         {INTENT_FORMAT_JSONL, "{\"text\": \"a\tb\", \"labels\": [\"A\"]}\n", "1: control character in string"},
     };

@@ -39,6 +39,8 @@ int test_train(int *total);
 int test_predict(int *total);
 int test_alloc(int *total);
 int test_data(int *total);
+int test_calibrate(int *total);
+int test_retrain(int *total);
 int test_feedback(int *total);
 int test_components(int *total);
 int test_onnx(int *total);

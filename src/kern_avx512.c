@@ -1,0 +1,152 @@
+/*
+ * kern_avx512.c - AVX-512 kernels (x86-64 with avx512f, avx512bw, avx512vl): the AVX2 set's
+ * algorithms on 16-float registers, tails by masked loads and stores (so a tail element
+ * gets the same single-rounding FMA as the body). Built with target attributes; chosen
+ * only when the CPU reports all three extensions.
+ */
+#include "intent_impl.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+TARGET static __mmask16 tail_mask(size_t left) { return (__mmask16)((1u << left) - 1u); }
+
+TARGET static void axpy(float *y, const float *x, float a, size_t n) {
+    __m512 va = _mm512_set1_ps(a);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 r = _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(k, x + i), _mm512_maskz_loadu_ps(k, y + i));
+        _mm512_mask_storeu_ps(y + i, k, r);
+    }
+}
+
+#define I8X16(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#define I8X16_MASKED(k, p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, p)))
+
+TARGET static void axpy_i8(float *y, const int8_t *q, float a, size_t n) {
+    __m512 va = _mm512_set1_ps(a);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, I8X16(q + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 r = _mm512_fmadd_ps(va, I8X16_MASKED(k, q + i), _mm512_maskz_loadu_ps(k, y + i));
+        _mm512_mask_storeu_ps(y + i, k, r);
+    }
+}
+
+TARGET static float dot(const float *a, const float *b, size_t n) {
+    __m512 s = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        s = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s);
+    if (i < n) {
+        __mmask16 k = tail_mask(n - i);
+        s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), s);
+    }
+    return _mm512_reduce_add_ps(s);
+}
+
+TARGET static void relu(float *x, size_t n) {
+    __m512 z = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_max_ps(_mm512_loadu_ps(x + i), z));
+    if (i < n) {
+        __mmask16 k = tail_mask(n - i);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_max_ps(_mm512_maskz_loadu_ps(k, x + i), z));
+    }
+}
+
+/* One block of NB x 16 columns (masked: the last vector keeps `last` lanes), every row. */
+#define ACCUM_BLOCK(NAME, T, LOAD, LOADM, NB)                                                      \
+    TARGET static void NAME(float *h, size_t w, const T *base, const uint32_t *idx, const float *a, \
+                            size_t n, __mmask16 last) {                                            \
+        __m512 s[NB];                                                                              \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[b] =                               \
+            b == NB - 1 ? _mm512_maskz_loadu_ps(last, h + 16 * b) : _mm512_loadu_ps(h + 16 * b);   \
+        for (size_t j = 0; j < n; j++) {                                                           \
+            const T *r = base + (size_t)idx[j] * w;                                                \
+            __m512 va = _mm512_set1_ps(a[j]);                                                      \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[b] = _mm512_fmadd_ps(          \
+                va, b == NB - 1 ? LOADM(last, r + 16 * b) : LOAD(r + 16 * b), s[b]);               \
+        }                                                                                          \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) {                                    \
+            if (b == NB - 1)                                                                       \
+                _mm512_mask_storeu_ps(h + 16 * b, last, s[b]);                                     \
+            else                                                                                   \
+                _mm512_storeu_ps(h + 16 * b, s[b]);                                                \
+        }                                                                                          \
+    }
+
+#define F32X16(p) _mm512_loadu_ps(p)
+#define F32X16_MASKED(k, p) _mm512_maskz_loadu_ps(k, p)
+
+ACCUM_BLOCK(f32_6, float, F32X16, F32X16_MASKED, 6)
+ACCUM_BLOCK(f32_4, float, F32X16, F32X16_MASKED, 4)
+ACCUM_BLOCK(f32_2, float, F32X16, F32X16_MASKED, 2)
+ACCUM_BLOCK(f32_1, float, F32X16, F32X16_MASKED, 1)
+ACCUM_BLOCK(i8_6, int8_t, I8X16, I8X16_MASKED, 6)
+ACCUM_BLOCK(i8_4, int8_t, I8X16, I8X16_MASKED, 4)
+ACCUM_BLOCK(i8_2, int8_t, I8X16, I8X16_MASKED, 2)
+ACCUM_BLOCK(i8_1, int8_t, I8X16, I8X16_MASKED, 1)
+
+/* Columns in blocks of 96 (6 zmm accumulators); the rest in one last block whose last
+ * vector is masked to the width: no scalar tail at all. */
+#define FULL ((__mmask16)0xFFFF)
+#define ACCUM_DISPATCH(NAME, T, PREFIX)                                                              \
+    TARGET static void NAME(float *h, size_t w, const T *base, const uint32_t *idx, const float *a, \
+                            size_t n) {                                                            \
+        size_t c = 0;                                                                              \
+        for (; c + 96 <= w; c += 96)                                                               \
+            PREFIX##_6(h + c, w, base + c, idx, a, n, FULL);                                       \
+        if (c == w)                                                                                \
+            return;                                                                                \
+        size_t left = w - c, vecs = (left + 15) / 16, lanes = left - (vecs - 1) * 16;              \
+        __mmask16 last = lanes == 16 ? FULL : tail_mask(lanes);                                    \
+        h += c;                                                                                    \
+        base += c;                                                                                 \
+        switch (vecs) {                                                                            \
+        case 6: PREFIX##_6(h, w, base, idx, a, n, last); break;                                    \
+        case 5: PREFIX##_4(h, w, base, idx, a, n, FULL);                                           \
+                PREFIX##_1(h + 64, w, base + 64, idx, a, n, last); break;                          \
+        case 4: PREFIX##_4(h, w, base, idx, a, n, last); break;                                    \
+        case 3: PREFIX##_2(h, w, base, idx, a, n, FULL);                                           \
+                PREFIX##_1(h + 32, w, base + 32, idx, a, n, last); break;                          \
+        case 2: PREFIX##_2(h, w, base, idx, a, n, last); break;                                    \
+        default: PREFIX##_1(h, w, base, idx, a, n, last); break;                                   \
+        }                                                                                          \
+    }
+
+ACCUM_DISPATCH(accum, float, f32)
+ACCUM_DISPATCH(accum_i8, int8_t, i8)
+
+TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
+                        float eps) {
+    __m512 vb1 = _mm512_set1_ps(b1), vc1 = _mm512_set1_ps(1.0f - b1);
+    __m512 vb2 = _mm512_set1_ps(b2), vc2 = _mm512_set1_ps(1.0f - b2);
+    __m512 vlr = _mm512_set1_ps(lr_t), veps = _mm512_set1_ps(eps);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
+        __m512 gi = _mm512_maskz_loadu_ps(k, g + i);
+        __m512 mi = _mm512_fmadd_ps(vb1, _mm512_maskz_loadu_ps(k, m + i), _mm512_mul_ps(vc1, gi));
+        __m512 vi = _mm512_fmadd_ps(vb2, _mm512_maskz_loadu_ps(k, v + i), _mm512_mul_ps(vc2, _mm512_mul_ps(gi, gi)));
+        __m512 step = _mm512_div_ps(_mm512_mul_ps(vlr, mi), _mm512_add_ps(_mm512_sqrt_ps(vi), veps));
+        _mm512_mask_storeu_ps(m + i, k, mi);
+        _mm512_mask_storeu_ps(v + i, k, vi);
+        _mm512_mask_storeu_ps(w + i, k, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, w + i), step));
+    }
+}
+
+static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, adam};
+
+const intenti_kern *intenti_kern_avx512(void) { return &avx512; }
+#else
+const intenti_kern *intenti_kern_avx512(void) { return NULL; }
+#endif

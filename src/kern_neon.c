@@ -1,0 +1,140 @@
+/*
+ * kern_neon.c - NEON (Advanced SIMD) kernels for AArch64, the AVX2 set's algorithms on
+ * 4-float registers. AArch64 has 32 vector registers, so a 96-column block keeps its
+ * 24 accumulators in registers. Tails use scalar fmaf, which rounds as vfmaq does.
+ * Built and tested on x86 with gcc-aarch64-linux-gnu and qemu-aarch64 (tests/kern_check.c).
+ */
+#include "intent_impl.h"
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#include <math.h>
+
+static void axpy(float *y, const float *x, float a, size_t n) {
+    float32x4_t va = vdupq_n_f32(a);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), vld1q_f32(x + i), va));
+    for (; i < n; i++)
+        y[i] = fmaf(a, x[i], y[i]);
+}
+
+/* 8 int8 -> two float32x4 */
+static inline void i8x8(const int8_t *p, float32x4_t *lo, float32x4_t *hi) {
+    int16x8_t w = vmovl_s8(vld1_s8(p));
+    *lo = vcvtq_f32_s32(vmovl_s16(vget_low_s16(w)));
+    *hi = vcvtq_f32_s32(vmovl_s16(vget_high_s16(w)));
+}
+
+static void axpy_i8(float *y, const int8_t *q, float a, size_t n) {
+    float32x4_t va = vdupq_n_f32(a), lo, hi;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        i8x8(q + i, &lo, &hi);
+        vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), lo, va));
+        vst1q_f32(y + i + 4, vfmaq_f32(vld1q_f32(y + i + 4), hi, va));
+    }
+    for (; i < n; i++)
+        y[i] = fmaf(a, (float)q[i], y[i]);
+}
+
+static float dot(const float *a, const float *b, size_t n) {
+    float32x4_t s = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        s = vfmaq_f32(s, vld1q_f32(a + i), vld1q_f32(b + i));
+    float r = vaddvq_f32(s);
+    for (; i < n; i++)
+        r += a[i] * b[i];
+    return r;
+}
+
+static void relu(float *x, size_t n) {
+    float32x4_t z = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(x + i, vmaxq_f32(vld1q_f32(x + i), z));
+    for (; i < n; i++)
+        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+/* One block of NB x 8 columns over every row (NB float32x4 pairs). */
+#define ACCUM_F32(NAME, NB)                                                                         \
+    static void NAME(float *h, size_t w, const float *base, const uint32_t *idx, const float *a, size_t n) { \
+        float32x4_t s[2 * NB];                                                                     \
+        _Pragma("GCC unroll 32") for (int b = 0; b < 2 * NB; b++) s[b] = vld1q_f32(h + 4 * b);     \
+        for (size_t j = 0; j < n; j++) {                                                           \
+            const float *r = base + (size_t)idx[j] * w;                                            \
+            float32x4_t va = vdupq_n_f32(a[j]);                                                    \
+            _Pragma("GCC unroll 32") for (int b = 0; b < 2 * NB; b++)                              \
+                s[b] = vfmaq_f32(s[b], vld1q_f32(r + 4 * b), va);                                  \
+        }                                                                                          \
+        _Pragma("GCC unroll 32") for (int b = 0; b < 2 * NB; b++) vst1q_f32(h + 4 * b, s[b]);     \
+    }
+
+#define ACCUM_I8(NAME, NB)                                                                          \
+    static void NAME(float *h, size_t w, const int8_t *base, const uint32_t *idx, const float *a, size_t n) { \
+        float32x4_t s[2 * NB];                                                                     \
+        _Pragma("GCC unroll 32") for (int b = 0; b < 2 * NB; b++) s[b] = vld1q_f32(h + 4 * b);     \
+        for (size_t j = 0; j < n; j++) {                                                           \
+            const int8_t *r = base + (size_t)idx[j] * w;                                           \
+            float32x4_t va = vdupq_n_f32(a[j]), lo, hi;                                            \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) {                                \
+                i8x8(r + 8 * b, &lo, &hi);                                                         \
+                s[2 * b] = vfmaq_f32(s[2 * b], lo, va);                                            \
+                s[2 * b + 1] = vfmaq_f32(s[2 * b + 1], hi, va);                                    \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 32") for (int b = 0; b < 2 * NB; b++) vst1q_f32(h + 4 * b, s[b]);     \
+    }
+
+ACCUM_F32(f32_96, 12)
+ACCUM_F32(f32_32, 4)
+ACCUM_F32(f32_8, 1)
+ACCUM_I8(i8_96, 12)
+ACCUM_I8(i8_32, 4)
+ACCUM_I8(i8_8, 1)
+
+#define ACCUM_DISPATCH(NAME, T, PREFIX)                                                              \
+    static void NAME(float *h, size_t w, const T *base, const uint32_t *idx, const float *a, size_t n) { \
+        size_t c = 0;                                                                              \
+        for (; c + 96 <= w; c += 96)                                                               \
+            PREFIX##_96(h + c, w, base + c, idx, a, n);                                            \
+        for (; c + 32 <= w; c += 32)                                                               \
+            PREFIX##_32(h + c, w, base + c, idx, a, n);                                            \
+        for (; c + 8 <= w; c += 8)                                                                 \
+            PREFIX##_8(h + c, w, base + c, idx, a, n);                                             \
+        for (; c < w; c++)                                                                         \
+            for (size_t j = 0; j < n; j++)                                                         \
+                h[c] = fmaf(a[j], (float)base[(size_t)idx[j] * w + c], h[c]);                      \
+    }
+
+ACCUM_DISPATCH(accum, float, f32)
+ACCUM_DISPATCH(accum_i8, int8_t, i8)
+
+static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2, float eps) {
+    float32x4_t vb1 = vdupq_n_f32(b1), vc1 = vdupq_n_f32(1.0f - b1), vb2 = vdupq_n_f32(b2);
+    float32x4_t vc2 = vdupq_n_f32(1.0f - b2), vlr = vdupq_n_f32(lr_t), veps = vdupq_n_f32(eps);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t gi = vld1q_f32(g + i);
+        float32x4_t mi = vfmaq_f32(vmulq_f32(vc1, gi), vb1, vld1q_f32(m + i));
+        float32x4_t vi = vfmaq_f32(vmulq_f32(vc2, vmulq_f32(gi, gi)), vb2, vld1q_f32(v + i));
+        float32x4_t step = vdivq_f32(vmulq_f32(vlr, mi), vaddq_f32(vsqrtq_f32(vi), veps));
+        vst1q_f32(m + i, mi);
+        vst1q_f32(v + i, vi);
+        vst1q_f32(w + i, vsubq_f32(vld1q_f32(w + i), step));
+    }
+    for (; i < n; i++) {
+        m[i] = fmaf(b1, m[i], (1.0f - b1) * g[i]);
+        v[i] = fmaf(b2, v[i], (1.0f - b2) * (g[i] * g[i]));
+        w[i] -= (lr_t * m[i]) / (sqrtf(v[i]) + eps);
+    }
+}
+
+static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam};
+
+const intenti_kern *intenti_kern_neon(void) { return &neon; }
+#else
+const intenti_kern *intenti_kern_neon(void) { return NULL; }
+#endif

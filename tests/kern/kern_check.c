@@ -1,0 +1,145 @@
+/*
+ * kern_check.c - every SIMD kernel set this CPU can run against the scalar reference,
+ * without cmocka, so it also runs where only a cross compiler and an emulator are at hand
+ * (NEON under qemu-aarch64; AVX-512 on machines that have it). Random sizes with odd tails,
+ * unaligned pointers, mixed magnitudes. Prints "kern check: N passed, M failed".
+ */
+#include "intent_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAXN 1100
+static int passed, failed;
+
+static float rnd(intenti_rng *r) {
+    return (intenti_rng_unit(r) * 2.0f - 1.0f) * (intenti_rng_unit(r) < 0.1f ? 100.0f : 1.0f);
+}
+
+static float max_abs(const float *x, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    return m;
+}
+
+static int close_enough(const float *a, const float *b, size_t n, float tol, float scale) {
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(a[i] - b[i]) <= tol * (1.0f + scale)))
+            return 0;
+    return 1;
+}
+
+static void check(const char *set, const char *what, int ok) {
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        printf("FAIL %s %s\n", set, what);
+    }
+}
+
+static void check_set(const intenti_kern *k) {
+    static float x[MAXN + 16], y0[MAXN + 16], y1[MAXN + 16], m0[MAXN + 16], m1[MAXN + 16], v0[MAXN + 16], v1[MAXN + 16];
+    static int8_t q[MAXN + 16];
+    const intenti_kern *ref = &intenti_kern_ref;
+    intenti_rng r;
+    intenti_rng_seed(&r, 7, 0);
+    int ok[6] = {1, 1, 1, 1, 1, 1};
+    for (int trial = 0; trial < 300; trial++) {
+        size_t n = trial < 40 ? (size_t)trial : intenti_rng_below(&r, MAXN);
+        size_t ox = intenti_rng_below(&r, 8), oy = intenti_rng_below(&r, 8);
+        for (size_t i = 0; i < n + 16; i++) {
+            x[i] = rnd(&r);
+            y0[i] = y1[i] = rnd(&r);
+            q[i] = (int8_t)(intenti_rng_below(&r, 256) - 128);
+            m0[i] = m1[i] = rnd(&r) * 0.01f;
+            v0[i] = v1[i] = fabsf(rnd(&r)) * 0.01f;
+        }
+        float a = rnd(&r), scale = max_abs(y0, n + 16) + fabsf(a) * max_abs(x, n + 16);
+        ref->axpy(y0 + oy, x + ox, a, n);
+        k->axpy(y1 + oy, x + ox, a, n);
+        ok[0] &= close_enough(y1, y0, n + 16, 1e-6f, scale);
+        scale = max_abs(y0, n + 16) + fabsf(a) * 128.0f;
+        ref->axpy_i8(y0 + oy, q + ox, a, n);
+        k->axpy_i8(y1 + oy, q + ox, a, n);
+        ok[1] &= close_enough(y1, y0, n + 16, 1e-6f, scale);
+        float d0 = ref->dot(x + ox, y0 + oy, n), d1 = k->dot(x + ox, y1 + oy, n);
+        ok[2] &= fabsf(d0 - d1) <= 1e-3f * (1.0f + fabsf(d0)) + 1e-2f * sqrtf((float)n);
+        ref->relu(y0 + oy, n);
+        k->relu(y1 + oy, n);
+        ok[3] &= close_enough(y1, y0, n + 16, 1e-6f, max_abs(y0, n + 16));
+        ref->adam(y0 + oy, m0 + ox, v0 + ox, x + ox, n, 0.001f, 0.9f, 0.999f, 1e-7f);
+        k->adam(y1 + oy, m1 + ox, v1 + ox, x + ox, n, 0.001f, 0.9f, 0.999f, 1e-7f);
+        ok[4] &= close_enough(y1, y0, n + 16, 1e-5f, max_abs(y0, n + 16)) &&
+                 close_enough(m1, m0, n + 16, 1e-5f, max_abs(m0, n + 16)) &&
+                 close_enough(v1, v0, n + 16, 1e-5f, max_abs(v0, n + 16));
+    }
+    const char *names[] = {"axpy", "axpy_i8", "dot", "relu", "adam"};
+    for (int i = 0; i < 5; i++)
+        check(k->name, names[i], ok[i]);
+}
+
+static void check_accum(const intenti_kern *k) {
+    enum { ROWS = 300, MAXW = 260 };
+    static float basef[ROWS * MAXW + 8], h0[MAXW + 8], h1[MAXW + 8], a[64];
+    static int8_t baseq[ROWS * MAXW + 8];
+    uint32_t idx[64];
+    intenti_rng r;
+    intenti_rng_seed(&r, 21, 0);
+    for (size_t i = 0; i < ROWS * MAXW + 8; i++) {
+        basef[i] = rnd(&r);
+        baseq[i] = (int8_t)(intenti_rng_below(&r, 255) - 127);
+    }
+    int ok_f = 1, ok_q = 1;
+    for (int trial = 0; trial < 400; trial++) {
+        size_t w = 1 + intenti_rng_below(&r, MAXW), n = intenti_rng_below(&r, 64), off = intenti_rng_below(&r, 8);
+        for (size_t j = 0; j < n; j++) {
+            idx[j] = intenti_rng_below(&r, ROWS - 1);
+            a[j] = rnd(&r);
+        }
+        for (size_t i = 0; i < w + 8; i++)
+            h0[i] = h1[i] = rnd(&r);
+        float scale = max_abs(h0, w);
+        for (size_t j = 0; j < n; j++)
+            scale += fabsf(a[j]) * 128.0f;
+        intenti_kern_ref.accum(h0, w, basef + off, idx, a, n);
+        k->accum(h1, w, basef + off, idx, a, n);
+        ok_f &= close_enough(h1, h0, w + 8, 1e-6f, scale); /* + 8: nothing past w written */
+        intenti_kern_ref.accum_i8(h0, w, baseq + off, idx, a, n);
+        k->accum_i8(h1, w, baseq + off, idx, a, n);
+        ok_q &= close_enough(h1, h0, w + 8, 1e-6f, scale);
+    }
+    check(k->name, "accum", ok_f);
+    check(k->name, "accum_i8", ok_q);
+}
+
+static int runs(const char *name) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (strcmp(name, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (strcmp(name, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl");
+#endif
+    return strcmp(name, "neon") == 0;
+}
+
+int main(void) {
+    const intenti_kern *sets[] = {intenti_kern_avx2(), intenti_kern_avx512(), intenti_kern_neon()};
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
+        if (!sets[i])
+            continue;
+        if (!runs(sets[i]->name)) {
+            printf("kern check: %s is built but this CPU cannot run it: skipped\n", sets[i]->name);
+            continue;
+        }
+        printf("kern check: %s against the scalar reference\n", sets[i]->name);
+        check_set(sets[i]);
+        check_accum(sets[i]);
+    }
+    printf("kern check: %d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
