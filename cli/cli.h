@@ -84,5 +84,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_retrain(int argc, char **argv);
 int cmd_feedback(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_featurize(int argc, char **argv);
 
 #endif

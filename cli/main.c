@@ -20,6 +20,8 @@ static const char USAGE[] =
     "  feedback  append a corrected example to a feedback log, or print the log\n"
     "  retrain   a new model that has learned the feedback log, checked before it is kept\n"
     "  route     the components a command needs: what to load and to unload\n"
+    "  export    write a model's networks as an ONNX graph, for other runtimes\n"
+    "  featurize print the features of texts (the ONNX graph's input)\n"
     "\n"
     "  --help     this text\n"
     "  --version  the version\n";
@@ -33,6 +35,8 @@ static const command COMMANDS[] = {
     {"train", cmd_train},       {"predict", cmd_predict}, {"eval", cmd_eval},       {"inspect", cmd_inspect},
     {"quantize", cmd_quantize}, {"bench", cmd_bench},     {"feedback", cmd_feedback}, {"retrain", cmd_retrain},
     {"route", cmd_route},
+    {"export", cmd_export},
+    {"featurize", cmd_featurize},
 };
 
 int main(int argc, char **argv) {

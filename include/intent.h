@@ -786,6 +786,63 @@ INTENT_API int intent_components_unload_idle(intent_components *c, size_t *n_unl
 /* Frees a plan's lists (one block) and zeroes it. Does not release it. NULL is fine. */
 INTENT_API void intent_plan_free(intent_plan *p);
 
+/* ------------------------------------------------------------------------------------ */
+/* Other runtimes: a text's features, and the network as an ONNX graph                  */
+/*
+ * A model can be served outside this library: intent_model_export_onnx writes its
+ * networks as an ONNX graph, and intent_featurize gives the graph's input for a text (the
+ * featurizer, with its Unicode normalization and hashing, stays here: call it, or run
+ * `intent featurize`, in front of the other runtime). See docs/ONNX.md.
+ */
+
+/* The input of a model's first layer for text, exactly as prediction computes it: the
+ * distinct hashed n-grams of the text whose bucket was seen in training (idf > 0; the
+ * others are dropped), each with its L2-normalized tf-idf weight
+ *     weights[j] = tf'_j * idf_j / norm,   norm = sqrt(sum_j (tf'_j * idf_j)^2),
+ * where tf' is 1 + ln(count) for a model trained with sublinear tf (the default), else
+ * the count. Bucket ids are 0 .. buckets-1, each at most once, in the order the
+ * featurizer first met them; an empty text, or one of unseen n-grams only, has none.
+ * Network k of the model then computes h = b0 + sum_j weights[j] * W0[ids[j]], ReLU,
+ * the dense layers, and the logits; a label's confidence is the mean over the networks
+ * of sigmoid(logit / temperature) (intent_predict_batch's confidences).
+ * ids, weights: caller arrays of cap entries (may be NULL when cap is 0).
+ * *n: the number of features of the text (at most INTENT_MAX_FEATURES). When *n > cap,
+ * the first cap are written and INTENT_ERR_LIMIT is returned: cap = INTENT_MAX_FEATURES
+ * always suffices. Returns INTENT_ERR_ARG for NULL arguments, INTENT_ERR_NOMEM when ctx
+ * cannot grow for m. Allocates nothing once ctx is sized for m. Thread-safe on a shared
+ * model, one ctx per thread. */
+INTENT_API int intent_featurize(const intent_model *m, intent_ctx *ctx, const char *text,
+                                size_t len, uint32_t *ids, float *weights, size_t cap,
+                                size_t *n);
+
+/* Writes the model's networks as an ONNX model (IR version 8, opset 13, producer
+ * "intent") to path, atomically as intent_model_save does (temporary file in the same
+ * folder, fsync, rename; on failure path is untouched).
+ * The graph, for one text:
+ *   inputs   "indices"  int64[n]   bucket ids     } intent_featurize's output; n may be 0
+ *            "weights"  float[n]   their weights  }
+ *   output   "confidences" float[n_labels]: intent_predict_batch's confidences, i.e. the
+ *            whole text's; the clause decoding intent_predict applies to compound
+ *            commands of a multi-label model is not in the graph (decode with the
+ *            threshold and max_labels of the metadata, or call intent_decode).
+ *   per network: Gather(W0, indices) * Unsqueeze(weights) -> ReduceSum over axis 0 ->
+ *   + b0 -> [Relu -> MatMul -> + b] per further layer -> * (1 / temperature) -> Sigmoid;
+ *   networks of an ensemble are averaged (Sum, * 1 / count).
+ * int8 weights are written dequantized, as float (scale * q). Metadata (string
+ * key-value pairs): "labels" (a JSON array of the names, in label id order),
+ * "none_label" ("" when none), "threshold", "max_labels", "min_labels", "temperature",
+ * "nets", how intent_predict cuts compound commands ("clause_max_labels", 0 when it does
+ * not; "clause_marks"; "clause_words", separated by spaces), the featurizer settings as the model file names them ("feat.hash" = "ih1",
+ * "feat.seed", "feat.buckets", "feat.word_ngrams", "feat.char_min", "feat.char_max",
+ * "feat.flags") with the flags spelled out ("feat.sublinear_tf", "feat.strip_accents",
+ * "feat.word_bounds": "1" or "0"), "intent_version" and "model_crc32c" (of the model
+ * file it came from, 8 hex digits). The whole file is held in memory while it is made.
+ * Returns INTENT_ERR_ARG for NULL arguments, INTENT_ERR_LIMIT when the file would reach
+ * 2 GiB (protobuf's limit; no external data files are written), INTENT_ERR_NOMEM,
+ * INTENT_ERR_IO; err (may be NULL) gets the message. Thread-safe on a shared model. */
+INTENT_API int intent_model_export_onnx(const intent_model *m, const char *path,
+                                        intent_error *err);
+
 #ifdef __cplusplus
 }
 #endif

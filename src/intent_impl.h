@@ -398,4 +398,15 @@ INTENTI_HIDDEN uint32_t intenti_team_size(const intenti_team *t);
 INTENTI_HIDDEN void intenti_team_free(intenti_team *t);
 INTENTI_HIDDEN uint32_t intenti_n_cpus(void);
 
+/* ---- other runtimes (model_file.c, predict.c, onnx.c) ---- */
+/* Writes data to path atomically: a temporary file in the same folder, fsync, rename,
+ * fsync of the folder. On failure path is untouched and no temporary file is left. */
+INTENTI_HIDDEN int intenti_write_atomic(const char *path, const void *data, size_t len,
+                                        intent_error *err);
+/* The context's featurizer scratch, fitted to m first; NULL when it cannot grow. */
+INTENTI_HIDDEN intenti_feats *intenti_ctx_feats(intent_ctx *c, const intent_model *m);
+/* The ONNX file of m in memory: *out (intenti_free) of *len bytes. */
+INTENTI_HIDDEN int intenti_onnx_build(const intent_model *m, uint8_t **out, size_t *len,
+                                      intent_error *err);
+
 #endif /* INTENT_IMPL_H */

@@ -93,9 +93,7 @@ static void sync_dir(const char *path) {
     }
 }
 
-int intent_model_save(const intent_model *m, const char *path, intent_error *err) {
-    if (!m || !path)
-        return intenti_err(err, INTENT_ERR_ARG, "intent_model_save: NULL argument");
+int intenti_write_atomic(const char *path, const void *data, size_t len, intent_error *err) {
     char tmp[PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
         return intenti_err(err, INTENT_ERR_ARG, "%s: path too long", path);
@@ -103,7 +101,7 @@ int intent_model_save(const intent_model *m, const char *path, intent_error *err
     if (fd < 0)
         return intenti_err(err, INTENT_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
     fchmod(fd, 0644);
-    if (write_all(fd, m->image, m->image_len) != 0 || fsync(fd) != 0) {
+    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -116,6 +114,12 @@ int intent_model_save(const intent_model *m, const char *path, intent_error *err
     }
     sync_dir(path);
     return INTENT_OK;
+}
+
+int intent_model_save(const intent_model *m, const char *path, intent_error *err) {
+    if (!m || !path)
+        return intenti_err(err, INTENT_ERR_ARG, "intent_model_save: NULL argument");
+    return intenti_write_atomic(path, m->image, m->image_len, err);
 }
 
 /* ---- describe ---- */

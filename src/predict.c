@@ -277,3 +277,7 @@ int intent_predict_batch(const intent_model *m, intent_ctx *ctx, const char *con
     }
     return INTENT_OK;
 }
+
+intenti_feats *intenti_ctx_feats(intent_ctx *c, const intent_model *m) {
+    return ctx_fit(c, m) ? NULL : &c->feats;
+}

@@ -198,5 +198,26 @@ for i in 1 2 3 4 5 6; do "$INTENT" feedback --log "$T/bad.log" --labels MUSIC "w
 check_fails "retrain refused" "not made" "$INTENT" retrain --model "$M" --feedback "$T/bad.log" --data examples/assistant.tsv --out "$T/m3.intent" --max-drop 0 --repeat 30 --quiet
 [ -e "$T/m3.intent" ] && bad "refused model not written" || ok "refused model not written"
 
+# export (ONNX) and featurize; tests/test_onnx.py runs the graph
+check "export --help" "$INTENT" export --help
+check "featurize --help" "$INTENT" featurize --help
+check "export onnx" "$INTENT" export --model "$M" --onnx "$T/m.onnx"
+has err "(ONNX, " && [ -s "$T/m.onnx" ] && ok "onnx written" || bad "onnx written" "$(cat "$T/err")"
+ls "$T" | grep -q tmp && bad "export left a temporary file" || ok "export left no temporary file"
+check_fails "export needs --onnx" "--model and --onnx are required" "$INTENT" export --model "$M"
+check_fails "export to a missing folder" "$T/no/m.onnx" "$INTENT" export --model "$M" --onnx "$T/no/m.onnx"
+check_fails "export of a foreign file" "not an intent model" "$INTENT" export --model "$T/notmodel" --onnx "$T/x.onnx"
+check "featurize" "$INTENT" featurize --model "$M" play some jazz
+grep -Eq '^[0-9]+:[0-9.e-]+( [0-9]+:[0-9.e-]+)*$' "$T/out" && ok "featurize pairs" || bad "featurize pairs" "$(cat "$T/out")"
+printf 'play some jazz\n\nopen my files\n' >"$T/fin"
+check "featurize json" sh -c "\"$INTENT\" featurize --model \"$M\" --json --confidences <\"$T/fin\""
+/usr/bin/python3 -c "
+import json; r = [json.loads(l) for l in open('$T/out')]
+assert len(r) == 3 and r[1] == {'ids': [], 'weights': [], 'confidences': r[1]['confidences']}, r
+assert len(r[0]['ids']) == len(r[0]['weights']) > 3 and abs(sum(w * w for w in r[0]['weights']) - 1) < 1e-5
+assert len(r[0]['confidences']) == 10 and all(0 < c < 1 for c in r[0]['confidences'])
+" && ok "featurize json lines" || bad "featurize json lines" "$(cat "$T/out")"
+check_fails "featurize needs --model" "--model is required" "$INTENT" featurize hello
+
 echo "CLI tests: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

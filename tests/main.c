@@ -15,6 +15,7 @@ int main(int argc, char **argv) {
         {"train", test_train}, {"calibrate", test_calibrate}, {"retrain", test_retrain}, {"alloc", test_alloc}, {"data", test_data},
         {"feedback", test_feedback},
         {"components", test_components},
+        {"onnx", test_onnx},
     };
     int total = 0, failed = 0;
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++) {

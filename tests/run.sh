@@ -1,9 +1,10 @@
 #!/bin/sh
 # tests/run.sh - runs every test suite and ends with one line: "N passed, N failed".
 # Suites: the C tests (cmocka), the scalar-kernel rerun of some C tests, the SIMD kernel
-# checks (NEON under qemu when a cross compiler is installed), the CLI tests, the feedback
-# log's kill -9 test, the fuzz corpora replayed (one pass per corpus file that runs clean),
-# and the Python binding's tests (pytest, python/tests).
+# checks (NEON under qemu when a cross compiler is installed), the CLI tests, the ONNX
+# export's test (tests/test_onnx.py), the feedback log's kill -9 test, the fuzz corpora
+# replayed (one pass per corpus file that runs clean), and the Python binding's tests
+# (pytest, python/tests).
 # BUILD names the build folder (make passes it).
 BUILD=${BUILD:-build}
 passed=0
@@ -52,6 +53,13 @@ fi
 
 echo "== CLI tests"
 BUILD=$BUILD sh tests/cli.sh 2>&1 | tee "$log"; tally "$log"
+
+echo "== ONNX export: checker, NumPy evaluator, ONNX Runtime when in .ort/ (tests/test_onnx.py)"
+if [ -x /usr/bin/python3 ]; then
+    BUILD=$BUILD /usr/bin/python3 tests/test_onnx.py 2>&1 | tee "$log"; tally "$log"
+else
+    echo "skipped: /usr/bin/python3 is not installed"
+fi
 
 echo "== feedback log under kill -9 ($BUILD/tests/feedback_crash)"
 "$BUILD/tests/feedback_crash" 2>&1 | tee "$log"; tally "$log"

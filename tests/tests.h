@@ -43,5 +43,6 @@ int test_calibrate(int *total);
 int test_retrain(int *total);
 int test_feedback(int *total);
 int test_components(int *total);
+int test_onnx(int *total);
 
 #endif
