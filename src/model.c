@@ -138,7 +138,7 @@ static int read_layer(intent_model *m, uint32_t k, uint32_t l, uint32_t n_in, ui
 }
 
 static int read_nets(intent_model *m, const char *name, intent_error *err) {
-    uint32_t n_nets;
+    uint32_t n_nets = 0;
     int rc = need_u32(&m->view, "net.count", &n_nets, name, err);
     if (rc)
         return rc;
