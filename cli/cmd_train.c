@@ -31,6 +31,7 @@ static const char USAGE[] =
     "  --weight-decay X     decoupled weight decay (default 0)\n"
     "  --label-smoothing X  gold targets are 1 - X (default 0)\n"
     "  --softmax-weight X   add X times a softmax cross-entropy over the labels (default 0)\n"
+    "  --average X          keep a moving average of the weights over about X epochs (default 0)\n"
     "  --dev-fraction X     held-out share when no --dev (default 0.1)\n"
     "  --no-refit           without --dev, keep the model trained on the rest instead of\n"
     "                       training again on all examples for the best epoch count\n"
@@ -154,7 +155,7 @@ int cmd_train(int argc, char **argv) {
         {"--batch", OPT_U32, &c.o.batch, 1, 65536}, {"--dropout", OPT_F32, &c.o.dropout, 0, 0.95},
         {"--input-dropout", OPT_F32, &c.o.input_dropout, 0, 0.9}, {"--weight-decay", OPT_F32, &c.o.weight_decay, 0, 100},
         {"--label-smoothing", OPT_F32, &c.o.label_smoothing, 0, 0.5},
-        {"--softmax-weight", OPT_F32, &c.o.softmax_weight, 0, 100}, {"--min-count", OPT_U32, &c.o.min_count, 1, 1000000},
+        {"--softmax-weight", OPT_F32, &c.o.softmax_weight, 0, 100}, {"--average", OPT_F32, &c.o.average, 0, 100}, {"--min-count", OPT_U32, &c.o.min_count, 1, 1000000},
         {"--dev-fraction", OPT_F32, &c.o.dev_fraction, 0.001, 0.5}, {"--seed", OPT_U64, &c.o.seed, 0, 1e18},
         {"--threads", OPT_U32, &c.o.threads, 0, 256}, {"--buckets", OPT_U32, &c.o.buckets, 1, 1 << 30},
         {"--word-ngrams", OPT_U32, &c.o.word_ngrams, 0, 3}, {"--char-ngrams", OPT_U32_LIST, &c.chars, 0, 8},

@@ -109,6 +109,26 @@ static void reproducible_bytes(void **state) {
     assert_true(same_bytes(a, b));
     assert_true(same_bytes(a, c)); /* the shard design makes thread count irrelevant */
     assert_false(same_bytes(a, d));
+    /* with weight averaging too, and it still learns the set */
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.buckets = 2048;
+    o.hidden[0] = 32;
+    o.average = 1.0f;
+    o.lr = 0.01f;
+    intent_model *e1, *e2;
+    intent_error err;
+    o.threads = 1;
+    assert_int_equal(intent_train(ds, ds, &o, &e1, &err), INTENT_OK);
+    o.threads = 2;
+    assert_int_equal(intent_train(ds, ds, &o, &e2, &err), INTENT_OK);
+    assert_true(same_bytes(e1, e2));
+    intent_eval ev;
+    assert_int_equal(intent_evaluate(e1, ds, -1, 1, &ev, &err), INTENT_OK);
+    assert_true(ev.top1 > 0.95);
+    intent_eval_free(&ev);
+    intent_model_free(e1);
+    intent_model_free(e2);
     intent_model_free(a);
     intent_model_free(b);
     intent_model_free(c);
