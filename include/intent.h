@@ -227,7 +227,7 @@ typedef struct intent_train_opts {
     float softmax_weight;   /* weight of an added softmax cross-entropy over the labels,
                                which sharpens their ranking (default 0) */
     float average;          /* score and keep a moving average of the weights over about
-                               this many epochs (0 = the weights themselves; default 0) */
+                               this many epochs (0 = the weights themselves; default 1) */
     float dev_fraction;     /* held out of train when no dev set is given (default 0.1),
                                stratified by label; every label keeps a training example */
     int refit;              /* with a held-out slice: after early stopping, train again on
@@ -284,7 +284,8 @@ typedef struct intent_retrain_opts {
                                  this, 0..1 (default 0.02, two points) */
 } intent_retrain_opts;
 
-/* Defaults: intent_train_opts_init's, with patience 3, feedback_repeat 4, max_drop 0.02. */
+/* Defaults: intent_train_opts_init's, with patience 3 and no weight averaging (it would
+ * lag behind the corrections), feedback_repeat 4, max_drop 0.02. */
 INTENT_API void intent_retrain_opts_init(intent_retrain_opts *o);
 
 typedef struct intent_retrain_report {

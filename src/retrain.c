@@ -19,6 +19,7 @@ void intent_retrain_opts_init(intent_retrain_opts *o) {
     memset(o, 0, sizeof *o);
     intent_train_opts_init(&o->train);
     o->train.patience = 3;
+    o->train.average = 0.0f; /* an average would lag behind the corrections it must learn */
     o->feedback_repeat = 4;
     o->max_drop = 0.02f;
 }

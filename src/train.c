@@ -114,6 +114,7 @@ void intent_train_opts_init(intent_train_opts *o) {
     o->calibrate = 1;
     o->refit = 1;
     o->clause_decoding = 1;
+    o->average = 1.0f;
 }
 
 int intent_train_opts_preset(intent_train_opts *o, const char *name) {
