@@ -308,7 +308,7 @@ def main() -> int:
             lambda: run_json([PY, f"{BENCH}/contenders.py", "run", key, path, texts, str(S), str(B)], timeout))
 
     py_row("fasttext-py", "fastText, Python binding", "fasttext", "python3-fasttext",
-           lambda: ft_missing, ft_bin)
+           lambda: ft_missing and f"no model to load: {ft_missing}", ft_bin)
     sk_pkl = os.path.join(work, "clinc150.sklearn.pkl")
     py_row("sklearn", "scikit-learn pipeline", "sklearn", "python3-sklearn",
            lambda: (lambda w: f"training failed: {w}" if w else None)(
@@ -437,6 +437,10 @@ def main() -> int:
                        "(its one-text run, which for fastText is mostly loading its model, subtracted from its "
                        f"wall time): {statistics.median(no_load):.1f}×.")
         out.append("")
+    elif rows["fasttext-cli"].missing:
+        out.append(f"**`intent predict` vs `fasttext predict` on the same {a.lines:,} lines:** not run: fastText's CLI "
+                   "is missing (below).")
+        out.append("")
     out.append("Agreement of the reimplementations with intent on all "
                f"{agree['texts']} texts × {agree['labels']} confidences "
                "(vs `intent predict --json`, which prints 4 decimals; vs the C API at full precision; labels):")
@@ -464,7 +468,7 @@ def main() -> int:
         out.append(f"- {r.title} had errors: {'; '.join(sorted(set(r.errors)))[:600]}")
     out.append("")
     out.append("How it was measured:")
-    out.append(f"- Medians of {a.rounds} rounds; each round runs every contender once in a fresh process, in a "
+    out.append(f"- Medians of {a.rounds} round{'s' if a.rounds != 1 else ''}; each round runs every contender once in a fresh process, in a "
                f"rotated order, all pinned to CPU {cpu} of {len(allowed)} ({cpu_name}; intent's kernel: {kernel}). "
                "Ratios are taken within each round, then their median; > 1 means intent is faster "
                "(CLI rows against intent's CLI, the others against intent's C API).")
