@@ -105,7 +105,13 @@ valgrind: all $(BUILD)/tests/run_tests
 demo:
 	@sh examples/demo.sh
 
-bench: all
+# bench/compare.sh: intent beside its peers (fastText, scikit-learn, Python, NumPy,
+# PyTorch, ONNX Runtime); never part of `make test`. The driver times the C API.
+$(BUILD)/bench/driver: bench/driver.c $(BUILD)/libintent.a include/intent.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libintent.a $(LIBS)
+
+bench: all $(BUILD)/bench/driver
 	@sh bench/compare.sh
 
 clean:

@@ -11,6 +11,18 @@ Usage: /usr/bin/python3 bench/peers.py DATADIR [NONE_LABEL]    (prints one JSON 
 """
 import json, os, subprocess, sys, tempfile, time
 
+# fastText's training settings (bench/compare.sh trains its fastText model with these too)
+FASTTEXT_ARGS = ["-epoch", "25", "-lr", "0.5", "-wordNgrams", "2", "-dim", "100", "-thread", "2", "-verbose", "0"]
+
+
+def sklearn_vectorizer():
+    """scikit-learn's features (bench/compare.sh uses them too): TF-IDF word 1-2-grams +
+    char_wb 2-5-grams, sublinear tf."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
+    return make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                      TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True))
+
 
 def read(path):
     rows = []
@@ -38,8 +50,7 @@ def fasttext_run(train, test, multi, none, tmp):
             for labels, text in rows:
                 f.write(" ".join("__label__" + l for l in sorted(labels)) + " " + text.lower() + "\n")
     write(train, f"{tmp}/train.ft")
-    args = ["fasttext", "supervised", "-input", f"{tmp}/train.ft", "-output", f"{tmp}/m", "-epoch", "25",
-            "-lr", "0.5", "-wordNgrams", "2", "-dim", "100", "-thread", "2", "-verbose", "0"]
+    args = ["fasttext", "supervised", "-input", f"{tmp}/train.ft", "-output", f"{tmp}/m"] + FASTTEXT_ARGS
     if multi:
         args += ["-loss", "ova"]
     t = time.perf_counter()
@@ -57,14 +68,11 @@ def fasttext_run(train, test, multi, none, tmp):
 
 
 def sklearn_run(train, test, multi, none):
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import make_union
     from sklearn.preprocessing import MultiLabelBinarizer
     from sklearn.svm import LinearSVC
     import pickle
-    vec = make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                     TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True))
+    vec = sklearn_vectorizer()
     X = [t for _, t in train]
     t = time.perf_counter()
     V = vec.fit_transform(X)
