@@ -6,6 +6,7 @@
  * sized when the context is made (or grown once for a larger model).
  */
 #include "intent_impl.h"
+#include "serve.h"
 
 #include <math.h>
 #include <string.h>
@@ -86,6 +87,14 @@ void intent_ctx_free(intent_ctx *c) {
     intenti_feats_free(&c->feats);
     ctx_release(c);
     intenti_free(c);
+}
+
+/* What a context holds: the featurizer's fixed tables and the three activation rows. */
+size_t intenti_ctx_bytes(const intent_ctx *c) {
+    if (!c)
+        return 0;
+    size_t feats = 2 * INTENTI_SLOTS * sizeof(uint32_t) + INTENTI_MAX_FEATURES * (2 * sizeof(uint32_t) + sizeof(float));
+    return sizeof *c + feats + 3 * ((size_t)c->width * sizeof(float) + INTENTI_ALIGN + sizeof(void *));
 }
 
 static int run(const intent_model *m, intent_ctx *c, const char *text, size_t len, float *conf) {
