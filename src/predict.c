@@ -252,21 +252,20 @@ int intent_predict(const intent_model *m, intent_ctx *ctx, const char *text, siz
                    float threshold, intent_score *top, size_t cap, size_t *n_top, size_t *n_over) {
     if (!m || !ctx || (!text && len) || (!top && cap) || !n_top || !n_over)
         return INTENT_ERR_ARG;
-    if (m->clauses.max_labels && text) {
-        intenti_span sp[INTENTI_MAX_CLAUSES];
-        size_t n_sp = intenti_clauses(&m->clauses, text, len, sp);
-        if (n_sp >= 2) {
-            int rc = ctx_fit(ctx, m);
-            return rc ? rc : predict_clauses(m, ctx, text, len, sp, n_sp, threshold, top, cap, n_top, n_over);
-        }
-    }
-    if (m->n_nets > 1) {
-        int rc = run(m, ctx, text ? text : "", len, ctx->conf);
-        return rc ? rc : intent_decode(m, ctx->conf, threshold, top, cap, n_top, n_over);
-    }
+    /* fit first: growing the context replaces ctx->conf, which run() is handed */
     int rc = ctx_fit(ctx, m);
     if (rc)
         return rc;
+    if (m->clauses.max_labels && text) {
+        intenti_span sp[INTENTI_MAX_CLAUSES];
+        size_t n_sp = intenti_clauses(&m->clauses, text, len, sp);
+        if (n_sp >= 2)
+            return predict_clauses(m, ctx, text, len, sp, n_sp, threshold, top, cap, n_top, n_over);
+    }
+    if (m->n_nets > 1) {
+        rc = run(m, ctx, text ? text : "", len, ctx->conf);
+        return rc ? rc : intent_decode(m, ctx->conf, threshold, top, cap, n_top, n_over);
+    }
     intenti_extract(&m->fs, &ctx->feats, text ? text : "", len);
     float inv_norm = intenti_model_prepare(m, &ctx->feats);
     const float *z = intenti_model_logits(m, 0, &ctx->feats, inv_norm, ctx->h0, ctx->h1);
