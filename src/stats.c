@@ -197,11 +197,14 @@ size_t intent_stats_format(const intent_stats *st, char *buf, size_t cap) {
         struct tm tm;
         if (gmtime_r(&t, &tm))
             strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        put(&w, "model         version %llu (%s), loaded in %.1f ms, serving since %s; %llu loads, "
-                "%llu swaps, %llu alive\n",
-            (unsigned long long)st->model_version, st->serving_fallback ? "fallback" : "primary",
-            st->load_ms, when, (unsigned long long)st->loads, (unsigned long long)st->swaps,
-            (unsigned long long)st->models_alive);
+        put(&w, "model         version %llu (%s), ", (unsigned long long)st->model_version,
+            st->serving_fallback ? "fallback" : "primary");
+        if (st->load_ms > 0)
+            put(&w, "loaded in %.1f ms, ", st->load_ms);
+        else
+            put(&w, "given by swap, ");
+        put(&w, "serving since %s; %llu loads, %llu swaps, %llu alive\n", when, (unsigned long long)st->loads,
+            (unsigned long long)st->swaps, (unsigned long long)st->models_alive);
     } else {
         put(&w, "model         none served\n");
     }
