@@ -50,6 +50,10 @@ check "predict stdin" sh -c "\"$INTENT\" predict --model \"$M\" <\"$T/in\""
 [ "$(wc -l <"$T/out")" -eq 4 ] && ok "one line out per line in" || bad "line count" "$(cat "$T/out")"
 sed -n 1p "$T/out" | grep -q MUSIC && sed -n 3p "$T/out" | grep -q FILES && sed -n 4p "$T/out" | grep -q WEATHER \
     && ok "answers in order" || bad "answers in order" "$(cat "$T/out")"
+cp "$T/out" "$T/plain"
+check "predict --stats" sh -c "\"$INTENT\" predict --model \"$M\" --stats <\"$T/in\""
+cmp -s "$T/out" "$T/plain" && has err "answers       4 in" && has err "p99" && has err "version 1 (primary)" \
+    && has err "per label" && ok "stats on stderr, answers unchanged" || bad "predict --stats" "$(cat "$T/err")"
 
 # streaming: answer line 1 before line 2 is even written
 mkfifo "$T/fifo"
