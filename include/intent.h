@@ -986,7 +986,7 @@ typedef struct intent_stats {
     uint64_t memory_bytes;     /* model_bytes + scratch_bytes */
     /* pool (intent_pool_stats only; 0 otherwise) */
     uint32_t threads, queue_cap, queued;
-    uint64_t batches;          /* batches answered */
+    uint64_t batches;          /* batches taken by workers */
     double mean_batch;         /* requests per batch */
     /* answers per label of the model answering now, since it began to */
     size_t n_labels;

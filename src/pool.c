@@ -119,6 +119,8 @@ static void predict_one(worker *w, const intent_lease *lease, const req *q, inte
 static void answer_batch(worker *w, uint32_t k) {
     intent_pool *p = w->pool;
     intenti_stats *st = intenti_service_stats_of(p->svc);
+    atomic_fetch_add_explicit(&p->batches, 1, RELAXED); /* counted as taken, before any callback */
+    atomic_fetch_add_explicit(&p->batched, k, RELAXED);
     intent_lease lease;
     memset(&lease, 0, sizeof lease);
     int lease_rc = INTENT_OK;
@@ -148,8 +150,6 @@ static void answer_batch(worker *w, uint32_t k) {
         q->heap = NULL;
     }
     intent_service_release(p->svc, &lease);
-    atomic_fetch_add_explicit(&p->batches, 1, RELAXED);
-    atomic_fetch_add_explicit(&p->batched, k, RELAXED);
     int64_t b = (int64_t)intenti_ctx_bytes(w->ctx); /* a larger model grows the scratch once */
     if (b != w->ctx_bytes) {
         intenti_service_add_scratch(p->svc, b - w->ctx_bytes);
