@@ -45,7 +45,8 @@
  *   A model is immutable once made: any number of threads may predict on one model at the
  *   same time, each with its own intent_ctx (scratch memory, one per thread). Datasets and
  *   contexts are used by one thread at a time. intent_set_allocator() must be called, if at
- *   all, before any other function.
+ *   all, before any other function. To replace a model while threads predict with it, or to
+ *   answer on background threads, see "Serving" below (intent_service, intent_pool).
  *
  * LIMITS
  *   Texts: any length; the first INTENT_MAX_TOKENS words and the first INTENT_MAX_FEATURES
@@ -949,7 +950,8 @@ INTENT_API int intent_service_predict(intent_service *svc, const intent_lease *l
 
 typedef struct intent_label_count {
     const char *label;   /* the label's name; lives as long as the stats */
-    uint64_t answers;    /* answers that gave this label since its model was served */
+    uint64_t answers;    /* answers that gave this label since its model was served (of the
+                            labels an answer returned: at most INTENT_RESULT_MAX, or cap) */
 } intent_label_count;
 
 /* A snapshot of a service's (or a pool's) counters. Counts are exact once the threads
