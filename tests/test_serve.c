@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *TEXTS[SERVE_N_TEXTS] = {
@@ -22,7 +23,7 @@ static const char *TEXTS[SERVE_N_TEXTS] = {
 const char *serve_text(size_t i) { return TEXTS[i % SERVE_N_TEXTS]; }
 
 /* Two labels, PREFIX1 (lights) and PREFIX2 (music); tiny and fast, even under sanitizers. */
-intent_model *serve_model(const char *prefix, uint64_t seed) {
+static intent_model *train_prefixed(const char *prefix, uint64_t seed, intent_progress_fn progress, void *user) {
     static const char *const rows[][2] = {
         {"1", "turn on the lights"}, {"1", "switch the lamp on"}, {"1", "lights on please"},
         {"1", "dim the lights"},     {"2", "play some music"},    {"2", "play jazz"},
@@ -49,6 +50,8 @@ intent_model *serve_model(const char *prefix, uint64_t seed) {
     o.lr = 0.02f;
     o.seed = seed;
     o.threads = 1;
+    o.progress = progress;
+    o.progress_user = user;
     intent_model *m = NULL;
     intent_error err;
     if (intent_train(ds, NULL, &o, &m, &err))
@@ -56,6 +59,8 @@ intent_model *serve_model(const char *prefix, uint64_t seed) {
     intent_dataset_free(ds);
     return m;
 }
+
+intent_model *serve_model(const char *prefix, uint64_t seed) { return train_prefixed(prefix, seed, NULL, NULL); }
 
 /* ---- stats ---- */
 
@@ -388,12 +393,26 @@ static void fallback_when_none_loaded(void **state) {
 typedef struct retrain {
     intent_service *svc;
     _Atomic int done;
+    _Atomic long predictions;
     int rc;
 } retrain;
 
+/* Each epoch waits for a prediction made meanwhile, so answers and training interleave
+ * whatever the scheduler does (valgrind runs one thread at a time). */
+static int wait_for_a_reader(const intent_epoch_report *rep, void *user) {
+    (void)rep;
+    retrain *r = user;
+    long seen = atomic_load(&r->predictions);
+    for (int spins = 0; atomic_load(&r->predictions) == seen && spins < 200000; spins++) {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 static void *retrain_thread(void *p) {
     retrain *r = p;
-    intent_model *m = serve_model("B", 7);
+    intent_model *m = train_prefixed("B", 7, wait_for_a_reader, r);
     r->rc = m ? intent_service_swap(r->svc, m, NULL) : INTENT_ERR_NOMEM;
     if (r->rc)
         intent_model_free(m);
@@ -404,6 +423,8 @@ static void *retrain_thread(void *p) {
 static void retrain_in_background(void **state) {
     (void)state;
     retrain r = {.rc = -1};
+    atomic_init(&r.done, 0);
+    atomic_init(&r.predictions, 0);
     assert_int_equal(intent_service_new(&r.svc), INTENT_OK);
     assert_int_equal(intent_service_swap(r.svc, serve_model("A", 1), NULL), INTENT_OK);
     intent_ctx *ctx;
@@ -425,12 +446,13 @@ static void retrain_in_background(void **state) {
             assert_int_equal(intent_model_label(l.model, top[k].label)[0], want);
         saw_b = finished && l.version == 2;
         during += !finished;
+        atomic_fetch_add(&r.predictions, 1);
         intent_service_release(r.svc, &l);
     }
     pthread_join(t, NULL);
     assert_int_equal(r.rc, INTENT_OK);
     assert_true(saw_b);
-    assert_true(during > 0); /* answers went on while the retrain ran */
+    assert_true(during >= 2); /* answers went on while the retrain ran, epoch after epoch */
     intent_ctx_free(ctx);
     intent_service_free(r.svc);
 }
