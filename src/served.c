@@ -55,6 +55,9 @@ static uint64_t model_bytes(const intent_model *m) {
     for (uint32_t i = 0; i < m->n_labels; i++)
         n += strlen(m->labels[i]) + 1;
     n += (uint64_t)m->view.n_kv * sizeof *m->view.kv + (uint64_t)m->view.n_tensors * sizeof *m->view.tensors;
+    for (uint32_t k = 0; k < m->n_nets; k++) /* per-bucket row tables made at load */
+        if (m->rows[k])
+            n += (uint64_t)m->fs.buckets * sizeof *m->rows[k];
     return n;
 }
 
