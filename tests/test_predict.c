@@ -139,6 +139,26 @@ static void ctx_grows_in_predict(void **state) {
     assert_string_equal(intent_model_label(m, top[0].label), "MUSIC");
     intent_ctx_free(ctx);
     intent_model_free(m);
+    /* an ensemble takes the other path through intent_predict */
+    intent_dataset *ds = ds_from_text(DATA);
+    assert_non_null(ds);
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.buckets = 1024;
+    o.hidden[0] = 16;
+    o.n_hidden = 1;
+    o.n_nets = 2;
+    o.epochs = 10;
+    o.lr = 0.01f;
+    o.threads = 1;
+    intent_error err;
+    assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_OK);
+    intent_dataset_free(ds);
+    assert_int_equal(intent_ctx_new(NULL, &ctx), INTENT_OK);
+    assert_int_equal(intent_predict(m, ctx, "play jazz", 9, -1, top, 3, &n_top, &n_over), INTENT_OK);
+    assert_int_equal(n_top, 3);
+    intent_ctx_free(ctx);
+    intent_model_free(m);
 }
 
 static void bad_arguments(void **state) {
