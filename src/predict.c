@@ -89,12 +89,14 @@ void intent_ctx_free(intent_ctx *c) {
     intenti_free(c);
 }
 
-/* What a context holds: the featurizer's fixed tables and the three activation rows. */
+/* What a context holds: the featurizer's fixed tables, and the rows ctx_fit sizes (five of
+ * floats and one of bytes, each an aligned block). Keep in step with ctx_fit. */
 size_t intenti_ctx_bytes(const intent_ctx *c) {
     if (!c)
         return 0;
     size_t feats = 2 * INTENTI_SLOTS * sizeof(uint32_t) + INTENTI_MAX_FEATURES * (2 * sizeof(uint32_t) + sizeof(float));
-    return sizeof *c + feats + 3 * ((size_t)c->width * sizeof(float) + INTENTI_ALIGN + sizeof(void *));
+    size_t rows = c->width ? (size_t)c->width * (5 * sizeof(float) + 1) + 6 * (INTENTI_ALIGN + sizeof(void *)) : 0;
+    return sizeof *c + feats + rows;
 }
 
 static int run(const intent_model *m, intent_ctx *c, const char *text, size_t len, float *conf) {
