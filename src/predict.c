@@ -89,12 +89,16 @@ void intent_ctx_free(intent_ctx *c) {
     intenti_free(c);
 }
 
-/* What a context holds: the featurizer's fixed tables, and the rows ctx_fit sizes (five of
- * floats and one of bytes, each an aligned block). Keep in step with ctx_fit. */
+/* What a context holds: the featurizer's tables (fixed ones, and the direct-dedup tables
+ * and word cache it sets up on demand), and the rows ctx_fit sizes (five of floats and one
+ * of bytes, each an aligned block). Keep in step with intenti_feats_init and ctx_fit. */
 size_t intenti_ctx_bytes(const intent_ctx *c) {
     if (!c)
         return 0;
-    size_t feats = 2 * INTENTI_SLOTS * sizeof(uint32_t) + INTENTI_MAX_FEATURES * (2 * sizeof(uint32_t) + sizeof(float));
+    const intenti_feats *f = &c->feats;
+    size_t feats = 2 * INTENTI_SLOTS * sizeof(uint32_t) + INTENTI_MAX_FEATURES * (2 * sizeof(uint32_t) + sizeof(float)) +
+                   (size_t)INTENT_MAX_WIDTH * (sizeof *f->w + sizeof *f->idx) + 2 * (size_t)f->n_direct * sizeof(uint32_t) +
+                   (f->wc ? INTENTI_WC_SLOTS * sizeof *f->wc : 0);
     size_t rows = c->width ? (size_t)c->width * (5 * sizeof(float) + 1) + 6 * (INTENTI_ALIGN + sizeof(void *)) : 0;
     return sizeof *c + feats + rows;
 }
