@@ -16,6 +16,11 @@ ifneq ($(SANITIZE),)
 BUILD   := build/san-$(subst $(comma),-,$(SANITIZE))
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+# ThreadSanitizer reports and goes on by default; stop at the first race instead, so the
+# run has no summary line and tests/run.sh counts it as a failure
+ifneq ($(findstring thread,$(SANITIZE)),)
+export TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1
+endif
 
 VERSION  := 0.1.0
 SOMAJOR  := 0

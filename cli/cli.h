@@ -82,6 +82,10 @@ int cmd_inspect(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_retrain(int argc, char **argv);
+/* bench_pool.c: `intent bench --pool`, the serving stats of an intent_pool answering texts
+ * for `seconds`; printed to out. Returns 0, or -1 after printing why. */
+int bench_pool(const char *model, char *const *texts, const size_t *lens, size_t n, uint32_t threads,
+               double seconds, FILE *out);
 int cmd_feedback(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static const char USAGE[] =
-    "usage: intent bench --model MODEL [--data FILE] [--threads N] [--seconds S] [--json]\n"
+    "usage: intent bench --model MODEL [--data FILE] [--threads N] [--seconds S] [--json] [--pool]\n"
     "\n"
     "Measures cold start (load + first answer), single-query latency (p50, p95, p99, max),\n"
     "batch throughput for 1..N threads, resident memory and model size, and names the\n"
@@ -25,7 +25,10 @@ static const char USAGE[] =
     "  --plain FILE    texts to answer, one a line\n"
     "  --threads N     largest thread count for throughput (default: all cores)\n"
     "  --seconds S     time per measurement (default 1)\n"
-    "  --json          one JSON object\n";
+    "  --json          one JSON object\n"
+    "  --pool          then answer through the async pool (intent_pool, --threads workers) for\n"
+    "                  --seconds and print its serving stats: answers/s, latency from submit\n"
+    "                  to answer, batches, answers per label, memory (to stderr with --json)\n";
 
 typedef struct texts {
     char **s;
@@ -222,6 +225,7 @@ typedef struct bench_cli {
     uint32_t threads;
     float seconds;
     int json;
+    int pool;      /* --pool: also through intent_pool, with its stats (bench_pool.c) */
 } bench_cli;
 
 static void report(const bench_cli *c, const intent_model *m, size_t model_bytes, double cold_ms,
@@ -252,12 +256,12 @@ static void report(const bench_cli *c, const intent_model *m, size_t model_bytes
 }
 
 int cmd_bench(int argc, char **argv) {
-    bench_cli c = {NULL, NULL, NULL, 0, 1.0f, 0};
+    bench_cli c = {NULL, NULL, NULL, 0, 1.0f, 0, 0};
     int help;
     const opt opts[] = {
         {"--model", OPT_STR, &c.model, 0, 0}, {"--data", OPT_STR, &c.data, 0, 0}, {"--plain", OPT_STR, &c.plain, 0, 0},
         {"--threads", OPT_U32, &c.threads, 1, 256}, {"--seconds", OPT_F32, &c.seconds, 0.01, 600},
-        {"--json", OPT_FLAG, &c.json, 0, 0},
+        {"--json", OPT_FLAG, &c.json, 0, 0}, {"--pool", OPT_FLAG, &c.pool, 0, 0},
     };
     const char *pos[1];
     size_t n_pos;
@@ -295,6 +299,8 @@ int cmd_bench(int argc, char **argv) {
     intent_model_bytes(m, &bytes, &model_bytes);
     if (!rc)
         report(&c, m, model_bytes, cold, &lat, tput, c.threads, rss_kb("VmRSS:"), rss_kb("VmHWM:"));
+    if (!rc && c.pool)
+        rc = bench_pool(c.model, t.s, t.len, t.n, c.threads, c.seconds, c.json ? stderr : stdout);
     intent_model_free(m);
     for (size_t i = 0; i < t.n; i++)
         free(t.s[i]);

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 static const char USAGE[] =
-    "usage: intent predict --model MODEL [--threshold T] [--top K] [--json] [TEXT...]\n"
+    "usage: intent predict --model MODEL [--threshold T] [--top K] [--json] [--stats] [TEXT...]\n"
     "\n"
     "Answers each line of stdin with one line, in order, as soon as it is read; words given\n"
     "as arguments are answered as one text instead.\n"
@@ -18,16 +18,21 @@ static const char USAGE[] =
     "  --top K         also list the K most confident labels (default 1)\n"
     "  --json          {\"labels\": [...], \"top\": [{\"label\": ..., \"confidence\": ...}]}\n"
     "                  per line; \"top\" has max(K, labels) entries, at least one\n"
-    "  --timing        add each answer's time (text in, labels out) to its line\n";
+    "  --timing        add each answer's time (text in, labels out) to its line\n"
+    "  --stats         at the end, print counts, answers per second, latency percentiles,\n"
+    "                  answers per label, the model's version and load time and the memory\n"
+    "                  in use to stderr\n";
 
 typedef struct predict_cli {
     const char *model;
     float threshold;
     uint32_t top;
-    int json, timing;
+    int json, timing, stats;
     double took_us;        /* the last answer's time */
     const intent_model *m;
     intent_ctx *ctx;
+    intent_service *svc;   /* with --stats: answers go through it and are counted */
+    intent_lease lease;    /* on svc's one model, for the whole run */
     intent_score *scores;  /* [n_labels] */
     size_t cap;            /* entries asked for first: max(top, 8); all when more apply */
 } predict_cli;
@@ -75,7 +80,9 @@ static void print_text(const predict_cli *c, size_t n_top, size_t n_over) {
 static int answer(predict_cli *c, const char *text, size_t len) {
     size_t n_top, n_over;
     double t0 = c->timing ? mono_s() : 0.0;
-    int rc = intent_predict(c->m, c->ctx, text, len, c->threshold, c->scores, c->cap, &n_top, &n_over);
+    int rc = c->svc ? intent_service_predict(c->svc, &c->lease, c->ctx, text, len, c->threshold, c->scores, c->cap,
+                                             &n_top, &n_over)
+                    : intent_predict(c->m, c->ctx, text, len, c->threshold, c->scores, c->cap, &n_top, &n_over);
     if (!rc && n_over > n_top) /* rare: more labels apply than were asked for */
         rc = intent_predict(c->m, c->ctx, text, len, c->threshold, c->scores, intent_model_n_labels(c->m),
                             &n_top, &n_over);
@@ -127,6 +134,32 @@ static int answer_stdin(predict_cli *c) {
     return rc;
 }
 
+/* --stats: the model is loaded into a service, so load time, version and every answer
+ * are counted. */
+static int load_served(predict_cli *c, intent_error *err) {
+    int rc = intent_service_new(&c->svc);
+    if (rc) {
+        snprintf(err->message, sizeof err->message, "%s", intent_status_str(rc));
+        return rc;
+    }
+    rc = intent_service_load(c->svc, c->model, err);
+    return rc ? rc : intent_service_acquire(c->svc, &c->lease);
+}
+
+static void print_stats(predict_cli *c) {
+    intent_stats st;
+    if (intent_service_stats(c->svc, &st))
+        return;
+    size_t need = intent_stats_format(&st, NULL, 0);
+    char *text = malloc(need + 1);
+    if (text) {
+        intent_stats_format(&st, text, need + 1);
+        fputs(text, stderr);
+        free(text);
+    }
+    intent_stats_free(&st);
+}
+
 int cmd_predict(int argc, char **argv) {
     predict_cli c;
     memset(&c, 0, sizeof c);
@@ -135,7 +168,7 @@ int cmd_predict(int argc, char **argv) {
     const opt opts[] = {
         {"--model", OPT_STR, &c.model, 0, 0}, {"--threshold", OPT_F32, &c.threshold, 0, 1},
         {"--top", OPT_U32, &c.top, 0, INTENT_MAX_LABELS}, {"--json", OPT_FLAG, &c.json, 0, 0},
-        {"--timing", OPT_FLAG, &c.timing, 0, 0},
+        {"--timing", OPT_FLAG, &c.timing, 0, 0}, {"--stats", OPT_FLAG, &c.stats, 0, 0},
     };
     const char *pos[256];
     size_t n_pos;
@@ -150,21 +183,26 @@ int cmd_predict(int argc, char **argv) {
         fail_msg("predict", "--model is required (see intent predict --help)");
         return 2;
     }
-    intent_model *m;
+    intent_model *m = NULL;
     intent_error err;
-    if (intent_model_load(c.model, &m, &err)) {
+    if (c.stats ? load_served(&c, &err) : intent_model_load(c.model, &m, &err)) {
         fail_msg("predict", "%s", err.message);
+        intent_service_free(c.svc);
         return 1;
     }
-    c.m = m;
+    c.m = c.svc ? c.lease.model : m;
     c.cap = c.top > 8 ? c.top : 8;
-    if (c.cap > intent_model_n_labels(m))
-        c.cap = intent_model_n_labels(m);
-    c.scores = malloc(intent_model_n_labels(m) * sizeof *c.scores);
-    int rc = !c.scores || intent_ctx_new(m, &c.ctx) ? -1 : n_pos ? answer_args(&c, pos, n_pos) : answer_stdin(&c);
+    if (c.cap > intent_model_n_labels(c.m))
+        c.cap = intent_model_n_labels(c.m);
+    c.scores = malloc(intent_model_n_labels(c.m) * sizeof *c.scores);
+    int rc = !c.scores || intent_ctx_new(c.m, &c.ctx) ? -1 : n_pos ? answer_args(&c, pos, n_pos) : answer_stdin(&c);
     fflush(stdout);
+    if (c.svc)
+        print_stats(&c);
     intent_ctx_free(c.ctx);
     free(c.scores);
+    intent_service_release(c.svc, &c.lease);
+    intent_service_free(c.svc);
     intent_model_free(m);
     return rc ? 1 : 0;
 }

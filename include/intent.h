@@ -45,7 +45,8 @@
  *   A model is immutable once made: any number of threads may predict on one model at the
  *   same time, each with its own intent_ctx (scratch memory, one per thread). Datasets and
  *   contexts are used by one thread at a time. intent_set_allocator() must be called, if at
- *   all, before any other function.
+ *   all, before any other function. To replace a model while threads predict with it, or to
+ *   answer on background threads, see "Serving" below (intent_service, intent_pool).
  *
  * LIMITS
  *   Texts: any length; the first INTENT_MAX_TOKENS words and the first INTENT_MAX_FEATURES
@@ -97,7 +98,10 @@ enum intent_status {
     INTENT_ERR_EMPTY = 9,     /* nothing to learn from (no examples, no labels) */
     INTENT_ERR_CANCELLED = 10, /* stopped by a callback or a shutdown */
     INTENT_ERR_COMPONENT = 11, /* a component's load or unload callback failed */
-    INTENT_ERR_REJECTED = 12   /* a retrained model scored worse than allowed: not made */
+    INTENT_ERR_REJECTED = 12,  /* a retrained model scored worse than allowed: not made */
+    INTENT_ERR_BUSY = 13,     /* a request queue is full: try again later */
+    INTENT_ERR_TIMEOUT = 14,  /* not done within the time given */
+    INTENT_ERR_NO_MODEL = 15  /* a service has no model to answer with */
 };
 
 /* A short English description of a status code; never NULL. */
@@ -845,6 +849,252 @@ INTENT_API int intent_featurize(const intent_model *m, intent_ctx *ctx, const ch
  * INTENT_ERR_IO; err (may be NULL) gets the message. Thread-safe on a shared model. */
 INTENT_API int intent_model_export_onnx(const intent_model *m, const char *path,
                                         intent_error *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Serving: a swappable model, an async thread pool, stats                               */
+/*
+ * An intent_service holds the model that answers now. A new model (a retrain finished in
+ * the background, a file reloaded) replaces it atomically with intent_service_swap or
+ * intent_service_load: a reader holds one whole model from acquire to release and never
+ * sees a half-replaced one; the old model is freed by whichever thread releases it last.
+ * Predictions go on throughout. A model that fails to load changes nothing served (or
+ * leaves a fallback model answering); the failure is counted, logged and kept.
+ *
+ * An intent_pool answers texts on its own threads without blocking the caller: submit
+ * returns at once, with INTENT_ERR_BUSY when the bounded queue is full. Waiting requests
+ * are answered in batches, one model acquire per batch. Every accepted request gets
+ * exactly one answer or one cancellation, through its callback or its future.
+ *
+ *   intent_service *svc; intent_pool *pool; intent_error err;
+ *   intent_service_new(&svc);
+ *   if (intent_service_load(svc, "model.intent", &err)) fprintf(stderr, "%s\n", err.message);
+ *   intent_pool_new(svc, 4, 1024, 32, &pool);
+ *   if (intent_pool_submit(pool, text, len, on_answer, user) == INTENT_ERR_BUSY) ...shed load
+ *   ...                                     // any thread, any time: intent_service_load again
+ *   intent_pool_free(pool, INTENT_POOL_DRAIN); intent_service_free(svc);
+ *
+ * Versions: each model a service is given (swap, load, fallback) gets the next version,
+ * 1 for the first; answers and stats say which version answered.
+ */
+
+typedef struct intent_service intent_service;
+
+/* A reader's hold on one whole model, from intent_service_acquire to _release. */
+typedef struct intent_lease {
+    const intent_model *model; /* the model to use; NULL when the lease is empty */
+    uint64_t version;          /* its version in the service */
+    int fallback;              /* 1: it is the fallback model (no primary model is served) */
+    void *handle;              /* private to the library */
+} intent_lease;
+
+/* Receives what a service has to report: status INTENT_OK for news (a model loaded),
+ * else the failure and what is served instead. Called on the thread that did the load,
+ * outside any lock; message lives for the call only. */
+typedef void (*intent_log_fn)(int status, const char *message, void *user);
+
+/* Makes an empty service: until it is given a model, acquire gives INTENT_ERR_NO_MODEL. */
+INTENT_API int intent_service_new(intent_service **out);
+
+/* Frees the service and the models it holds. No lease may be held and no pool may use it
+ * any more (free pools first). NULL is fine. */
+INTENT_API void intent_service_free(intent_service *svc);
+
+/* Makes m the served (primary) model, atomically. On success the service owns m; on
+ * failure (INTENT_ERR_ARG, INTENT_ERR_NOMEM) the caller still does. The model it replaces
+ * is freed once its last lease is released (maybe at once, maybe on another thread).
+ * *version (may be NULL) receives m's version. Thread-safe, with everything. */
+INTENT_API int intent_service_swap(intent_service *svc, intent_model *m, uint64_t *version);
+
+/* Loads a model file (see intent_model_load) and swaps it in. On failure nothing served
+ * changes: the primary model keeps answering, else the fallback model, else nothing; the
+ * failure is counted (stats load_failures), kept (intent_service_last_error), given to
+ * the log function, and written to err (may be NULL) with what is served instead.
+ * Returns intent_model_load's status, or INTENT_ERR_ARG, INTENT_ERR_NOMEM. Thread-safe;
+ * the file is read without holding any lock readers need. */
+INTENT_API int intent_service_load(intent_service *svc, const char *path, intent_error *err);
+
+/* Sets the fallback model, used only while no primary model is served (none loaded yet,
+ * or none could be). The service owns m on success (INTENT_OK); m NULL removes the
+ * fallback. Answers it gives are counted apart (stats answers_fallback). Thread-safe. */
+INTENT_API int intent_service_set_fallback(intent_service *svc, intent_model *m);
+
+/* Sets (fn NULL: removes) the log function. Thread-safe; takes effect for later events. */
+INTENT_API void intent_service_set_log(intent_service *svc, intent_log_fn fn, void *user);
+
+/* Copies the message of the last failed load into buf (cap bytes, NUL-terminated when cap
+ * > 0; "" if no load failed). Returns the message's length. Thread-safe. */
+INTENT_API size_t intent_service_last_error(intent_service *svc, char *buf, size_t cap);
+
+/* Takes a lease on the model that answers now (the primary one, else the fallback one):
+ * lease->model stays whole and alive until intent_service_release, whatever swaps happen
+ * meanwhile. Returns INTENT_ERR_NO_MODEL (lease emptied) when there is none, or
+ * INTENT_ERR_ARG. Thread-safe: costs one short mutex section and an atomic increment;
+ * hold a lease for a batch of predictions, not for ever (it keeps a replaced model alive). */
+INTENT_API int intent_service_acquire(intent_service *svc, intent_lease *lease);
+
+/* Gives a lease back and empties it; an empty lease is fine. Lock-free; frees the model
+ * when it was replaced and this was its last lease. */
+INTENT_API void intent_service_release(intent_service *svc, intent_lease *lease);
+
+/* intent_predict on lease->model, counted in the service's stats (latency of this call,
+ * labels, out of scope, fallback). Parameters and returns as intent_predict. Recording
+ * takes no lock: relaxed atomic adds on counters spread over shards. */
+INTENT_API int intent_service_predict(intent_service *svc, const intent_lease *lease,
+                                      intent_ctx *ctx, const char *text, size_t len,
+                                      float threshold, intent_score *top, size_t cap,
+                                      size_t *n_top, size_t *n_over);
+
+/* ---- stats ---- */
+
+/* Latency histogram: bucket 0 holds answers under 1.024 us, bucket INTENT_STATS_BUCKETS-1
+ * those of 2^34 ns (17.2 s) or more; between, 8 log-spaced buckets per doubling (each
+ * 9..12.5% wide). */
+#define INTENT_STATS_BUCKETS 194
+
+typedef struct intent_label_count {
+    const char *label;   /* the label's name; lives as long as the stats */
+    uint64_t answers;    /* answers that gave this label since its model was served (of the
+                            labels an answer returned: at most INTENT_RESULT_MAX, or cap) */
+} intent_label_count;
+
+/* A snapshot of a service's (or a pool's) counters. Counts are exact once the threads
+ * recording them are done; in flight, each counter is exact on its own but they may be
+ * a few answers apart. */
+typedef struct intent_stats {
+    /* requests */
+    uint64_t answers;          /* answered with labels (status INTENT_OK) */
+    uint64_t answers_fallback; /* ... of them, by the fallback model */
+    uint64_t out_of_scope;     /* ... of them, with no label at or over the threshold */
+    uint64_t errors;           /* answered with an error status (no model, out of memory) */
+    uint64_t cancelled;        /* cancelled by intent_pool_free(INTENT_POOL_CANCEL) */
+    uint64_t busy;             /* submissions refused with INTENT_ERR_BUSY */
+    double uptime_s;           /* since the service was made */
+    double answers_per_s;      /* answers / uptime_s */
+    /* latency: submit to answer for pool requests, the call for intent_service_predict.
+     * Percentiles are the upper edge of their histogram bucket (at most 12.5% high),
+     * never above max_us. */
+    double mean_us, p50_us, p95_us, p99_us, max_us;
+    uint64_t latency_hist[INTENT_STATS_BUCKETS]; /* see intent_stats_bucket_us */
+    /* models */
+    uint64_t model_version;    /* the version answering now; 0: none */
+    int serving_fallback;      /* 1: that is the fallback model */
+    double load_ms;            /* how long it took to load (0: given by swap) */
+    double loaded_at;          /* when it began to answer, Unix time in seconds */
+    uint64_t loads;            /* successful intent_service_load calls */
+    uint64_t load_failures;    /* failed ones */
+    uint64_t swaps;            /* models installed (loads, swaps, fallbacks) */
+    uint64_t models_alive;     /* models held: served, fallback, replaced but still read */
+    char last_error[512];      /* the last failed load's message, "" if none */
+    /* memory, bytes */
+    uint64_t model_bytes;      /* every model alive (file images, labels, tables) */
+    uint64_t scratch_bytes;    /* pool queues and worker scratch */
+    uint64_t memory_bytes;     /* model_bytes + scratch_bytes */
+    /* pool (intent_pool_stats only; 0 otherwise) */
+    uint32_t threads, queue_cap, queued;
+    uint64_t batches;          /* batches taken by workers */
+    double mean_batch;         /* requests per batch */
+    /* answers per label of the model answering now, since it began to */
+    size_t n_labels;
+    intent_label_count *per_label; /* [n_labels], owned: intent_stats_free */
+} intent_stats;
+
+/* Fills *out with a snapshot of the service's counters. Allocates per_label: free the
+ * snapshot with intent_stats_free. Thread-safe; takes no lock the answering threads take
+ * per answer. Returns INTENT_ERR_ARG, INTENT_ERR_NOMEM (out then holds nothing to free). */
+INTENT_API int intent_service_stats(intent_service *svc, intent_stats *out);
+
+/* Frees what a snapshot owns and zeroes it. NULL is fine. */
+INTENT_API void intent_stats_free(intent_stats *st);
+
+/* The lower edge of histogram bucket i, in microseconds (0 for bucket 0). */
+INTENT_API double intent_stats_bucket_us(size_t i);
+
+/* Writes a readable multi-line stats block into buf (cap bytes, NUL-terminated when
+ * cap > 0). Returns the length it needed. */
+INTENT_API size_t intent_stats_format(const intent_stats *st, char *buf, size_t cap);
+
+/* ---- the pool ---- */
+
+typedef struct intent_pool intent_pool;
+typedef struct intent_future intent_future;
+
+#define INTENT_POOL_MAX_THREADS 256
+#define INTENT_POOL_MAX_QUEUE (1u << 20) /* requests waiting */
+#define INTENT_POOL_MAX_BATCH 1024       /* requests a worker takes at once */
+#define INTENT_RESULT_MAX 16             /* labels an answer carries */
+
+/* One answer to one request. */
+typedef struct intent_result {
+    int status;              /* INTENT_OK; INTENT_ERR_CANCELLED (shut down before it was
+                                answered); INTENT_ERR_NO_MODEL; INTENT_ERR_NOMEM */
+    uint64_t seq;            /* the request's number in its pool: 1, 2, ... in submit order */
+    uint64_t model_version;  /* the model that answered (0 if none) */
+    int fallback;            /* 1: the fallback model answered */
+    size_t n_over;           /* labels at or over the model's threshold; 0 = out of scope */
+    size_t n_top;            /* entries in top and labels: min(n_over, INTENT_RESULT_MAX),
+                                but at least 1 (the closest label, even out of scope);
+                                0 when status is not INTENT_OK */
+    intent_score top[INTENT_RESULT_MAX];        /* highest confidence first */
+    const char *labels[INTENT_RESULT_MAX];      /* names of top[i].label */
+    uint32_t batch;          /* how many requests were answered in this one's batch */
+    double latency_us;       /* from submit to answer */
+} intent_result;
+
+/* Called once per request on a pool thread. r and the names in it live for the call only.
+ * It may submit more requests; it must not free the pool, and should be quick (it holds
+ * up the rest of its batch). */
+typedef void (*intent_result_fn)(const intent_result *r, void *user);
+
+/* What intent_pool_free does with requests still queued. */
+enum intent_pool_close {
+    INTENT_POOL_DRAIN = 0,   /* answer every one of them, then stop */
+    INTENT_POOL_CANCEL = 1   /* answer none: each gets one INTENT_ERR_CANCELLED result */
+};
+
+/* Starts n_threads (1..INTENT_POOL_MAX_THREADS; 0 = one per core) answering requests with
+ * svc's model. queue_cap (1..INTENT_POOL_MAX_QUEUE) requests may wait; a worker takes up to
+ * max_batch (1..INTENT_POOL_MAX_BATCH) of them at once, fewer when other workers are idle.
+ * svc is borrowed: it must outlive the pool. Memory is taken here, once: the queue
+ * (about 256 bytes a slot) and a scratch context per thread. Returns INTENT_ERR_ARG,
+ * INTENT_ERR_LIMIT (a count out of range), INTENT_ERR_NOMEM. */
+INTENT_API int intent_pool_new(intent_service *svc, uint32_t n_threads, uint32_t queue_cap,
+                               uint32_t max_batch, intent_pool **out);
+
+/* Queues text (UTF-8, len bytes, copied: the caller's buffer is free again on return) and
+ * returns at once; fn(result, user) will be called exactly once on a pool thread, unless
+ * this returns an error. Never blocks on a full queue: returns INTENT_ERR_BUSY instead
+ * (counted in stats busy). INTENT_ERR_CANCELLED once intent_pool_free has begun (only a
+ * callback can see that), INTENT_ERR_NOMEM (texts over 192 bytes take one allocation),
+ * INTENT_ERR_ARG. Thread-safe. */
+INTENT_API int intent_pool_submit(intent_pool *pool, const char *text, size_t len,
+                                  intent_result_fn fn, void *user);
+
+/* As intent_pool_submit, with the answer kept in a future (*out; one allocation) to
+ * wait for. The future is the caller's: free it with intent_future_free, answered or not;
+ * it may outlive the pool. */
+INTENT_API int intent_pool_submit_future(intent_pool *pool, const char *text, size_t len,
+                                         intent_future **out);
+
+/* Waits up to timeout_ms (< 0: for ever; 0: just looks) for the answer. INTENT_OK: *out
+ * (may be NULL) holds it, out->status telling answered or cancelled; its label names live
+ * until intent_future_free. INTENT_ERR_TIMEOUT: not answered yet. May be called again, from
+ * any thread. */
+INTENT_API int intent_future_wait(intent_future *f, long timeout_ms, intent_result *out);
+
+/* Frees a future. If it is not answered yet, its answer is dropped when it comes. NULL is
+ * fine. */
+INTENT_API void intent_future_free(intent_future *f);
+
+/* intent_service_stats of the pool's service, plus the pool's own fields (threads, queue,
+ * batches). Free with intent_stats_free. Thread-safe. */
+INTENT_API int intent_pool_stats(intent_pool *pool, intent_stats *out);
+
+/* Stops the pool and frees it. mode INTENT_POOL_DRAIN answers every queued request first;
+ * INTENT_POOL_CANCEL gives each queued request one INTENT_ERR_CANCELLED result (and the
+ * rest of any batch a worker has taken). Either way every accepted request has had exactly
+ * one callback when this returns. Blocks until the workers have finished. Call it from
+ * outside the pool's threads, once, when no other thread submits. NULL is fine. */
+INTENT_API void intent_pool_free(intent_pool *pool, int mode);
 
 #ifdef __cplusplus
 }

@@ -103,6 +103,9 @@ const char *intent_status_str(int status) {
     case INTENT_ERR_CANCELLED: return "cancelled";
     case INTENT_ERR_REJECTED: return "retrained model rejected";
     case INTENT_ERR_COMPONENT: return "a component failed to load or unload";
+    case INTENT_ERR_BUSY: return "busy: the queue is full";
+    case INTENT_ERR_TIMEOUT: return "timed out";
+    case INTENT_ERR_NO_MODEL: return "no model is served";
     default: return "unknown status";
     }
 }

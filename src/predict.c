@@ -6,6 +6,7 @@
  * sized when the context is made (or grown once for a larger model).
  */
 #include "intent_impl.h"
+#include "serve.h"
 
 #include <math.h>
 #include <string.h>
@@ -86,6 +87,20 @@ void intent_ctx_free(intent_ctx *c) {
     intenti_feats_free(&c->feats);
     ctx_release(c);
     intenti_free(c);
+}
+
+/* What a context holds: the featurizer's tables (fixed ones, and the direct-dedup tables
+ * and word cache it sets up on demand), and the rows ctx_fit sizes (five of floats and one
+ * of bytes, each an aligned block). Keep in step with intenti_feats_init and ctx_fit. */
+size_t intenti_ctx_bytes(const intent_ctx *c) {
+    if (!c)
+        return 0;
+    const intenti_feats *f = &c->feats;
+    size_t feats = 2 * INTENTI_SLOTS * sizeof(uint32_t) + INTENTI_MAX_FEATURES * (2 * sizeof(uint32_t) + sizeof(float)) +
+                   (size_t)INTENT_MAX_WIDTH * (sizeof *f->w + sizeof *f->idx) + 2 * (size_t)f->n_direct * sizeof(uint32_t) +
+                   (f->wc ? INTENTI_WC_SLOTS * sizeof *f->wc : 0);
+    size_t rows = c->width ? (size_t)c->width * (5 * sizeof(float) + 1) + 6 * (INTENTI_ALIGN + sizeof(void *)) : 0;
+    return sizeof *c + feats + rows;
 }
 
 static int run(const intent_model *m, intent_ctx *c, const char *text, size_t len, float *conf) {
@@ -243,21 +258,20 @@ int intent_predict(const intent_model *m, intent_ctx *ctx, const char *text, siz
                    float threshold, intent_score *top, size_t cap, size_t *n_top, size_t *n_over) {
     if (!m || !ctx || (!text && len) || (!top && cap) || !n_top || !n_over)
         return INTENT_ERR_ARG;
-    if (m->clauses.max_labels && text) {
-        intenti_span sp[INTENTI_MAX_CLAUSES];
-        size_t n_sp = intenti_clauses(&m->clauses, text, len, sp);
-        if (n_sp >= 2) {
-            int rc = ctx_fit(ctx, m);
-            return rc ? rc : predict_clauses(m, ctx, text, len, sp, n_sp, threshold, top, cap, n_top, n_over);
-        }
-    }
-    if (m->n_nets > 1) {
-        int rc = run(m, ctx, text ? text : "", len, ctx->conf);
-        return rc ? rc : intent_decode(m, ctx->conf, threshold, top, cap, n_top, n_over);
-    }
+    /* fit first: growing the context replaces ctx->conf, which run() is handed */
     int rc = ctx_fit(ctx, m);
     if (rc)
         return rc;
+    if (m->clauses.max_labels && text) {
+        intenti_span sp[INTENTI_MAX_CLAUSES];
+        size_t n_sp = intenti_clauses(&m->clauses, text, len, sp);
+        if (n_sp >= 2)
+            return predict_clauses(m, ctx, text, len, sp, n_sp, threshold, top, cap, n_top, n_over);
+    }
+    if (m->n_nets > 1) {
+        rc = run(m, ctx, text ? text : "", len, ctx->conf);
+        return rc ? rc : intent_decode(m, ctx->conf, threshold, top, cap, n_top, n_over);
+    }
     intenti_extract(&m->fs, &ctx->feats, text ? text : "", len);
     float inv_norm = intenti_model_prepare(m, &ctx->feats);
     const float *z = intenti_model_logits(m, 0, &ctx->feats, inv_norm, ctx->h0, ctx->h1);

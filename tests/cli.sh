@@ -50,6 +50,10 @@ check "predict stdin" sh -c "\"$INTENT\" predict --model \"$M\" <\"$T/in\""
 [ "$(wc -l <"$T/out")" -eq 4 ] && ok "one line out per line in" || bad "line count" "$(cat "$T/out")"
 sed -n 1p "$T/out" | grep -q MUSIC && sed -n 3p "$T/out" | grep -q FILES && sed -n 4p "$T/out" | grep -q WEATHER \
     && ok "answers in order" || bad "answers in order" "$(cat "$T/out")"
+cp "$T/out" "$T/plain"
+check "predict --stats" sh -c "\"$INTENT\" predict --model \"$M\" --stats <\"$T/in\""
+cmp -s "$T/out" "$T/plain" && has err "answers       4 in" && has err "p99" && has err "version 1 (primary)" \
+    && has err "per label" && ok "stats on stderr, answers unchanged" || bad "predict --stats" "$(cat "$T/err")"
 
 # streaming: answer line 1 before line 2 is even written
 mkfifo "$T/fifo"
@@ -67,6 +71,10 @@ has out "exact-set accuracy" && has out "out-of-scope recall" && has out "ECE" &
 check "eval json" "$INTENT" eval --model "$M" --data examples/assistant_test.tsv --json
 /usr/bin/python3 -c "import json,sys; d=json.load(open('$T/out')); assert d['examples']==153 and 0<=d['exact']<=1 and 'oos_recall' in d" \
     && ok "eval json parses" || bad "eval json parses"
+
+check "bench --pool" "$INTENT" bench --model "$M" --data examples/assistant_test.tsv --threads 2 --seconds 0.05 --pool
+has out "async pool" && has out "batches" && has out "per label" && grep -q '^latency  .*p99' "$T/out" \
+    && ok "bench --pool prints the serving stats" || bad "bench --pool" "$(cat "$T/out")"
 
 check "inspect" "$INTENT" inspect "$M"
 has out "format 1.0" && has out "labels" && has out "net0.l0.w" && ok "inspect content" || bad "inspect content"

@@ -81,7 +81,8 @@ void tmp_path(char *buf, size_t cap, const char *name) {
 
 /* ---- failing allocator ---- */
 
-static long fail_at, count;
+/* atomic: library threads (training teams, pool workers) allocate concurrently */
+static _Atomic long fail_at, count;
 
 static void *f_malloc(size_t n, void *u) {
     (void)u;

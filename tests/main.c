@@ -16,6 +16,7 @@ int main(int argc, char **argv) {
         {"feedback", test_feedback},
         {"components", test_components},
         {"onnx", test_onnx},
+        {"serve", test_serve}, {"pool", test_pool}, {"stress", test_stress},
     };
     int total = 0, failed = 0;
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++) {

@@ -15,6 +15,10 @@ tally() { # reads "... N passed, M failed" from the last line of a log
     p=$(echo "$line" | sed -E 's/.*[^0-9]([0-9]+) passed.*/\1/; s/^([0-9]+) passed.*/\1/')
     f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
     if [ -z "$line" ]; then p=0; f=1; echo "(no summary line: counted as one failure)"; fi
+    # a non-zero exit with no failed test (a sanitizer report or a leak at exit) is one failure
+    ex=$(sed -n 's/^exit status \([0-9]*\)$/\1/p' "$1" | tail -n 1)
+    if [ -n "$line" ] && [ -n "$ex" ] && [ "$ex" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1; echo "(exit status $ex after 0 failed: counted as one failure)"; fi
     passed=$((passed + p)); failed=$((failed + f))
 }
 
@@ -36,11 +40,11 @@ pytally() {
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 
 echo "== C tests ($BUILD/tests/run_tests)"
-"$BUILD/tests/run_tests" 2>&1 | tee "$log"; tally "$log"
+{ "$BUILD/tests/run_tests" 2>&1; echo "exit status $?"; } | tee "$log"; tally "$log"
 
 echo "== C tests again with the scalar kernels (INTENT_FORCE_SCALAR=1, quick)"
-INTENT_FORCE_SCALAR=1 INTENT_TEST_QUICK=1 "$BUILD/tests/run_tests" kern 2>&1 | tee "$log"; tally "$log"
-INTENT_FORCE_SCALAR=1 INTENT_TEST_QUICK=1 "$BUILD/tests/run_tests" predict 2>&1 | tee "$log"; tally "$log"
+{ INTENT_FORCE_SCALAR=1 INTENT_TEST_QUICK=1 "$BUILD/tests/run_tests" kern 2>&1; echo "exit status $?"; } | tee "$log"; tally "$log"
+{ INTENT_FORCE_SCALAR=1 INTENT_TEST_QUICK=1 "$BUILD/tests/run_tests" predict 2>&1; echo "exit status $?"; } | tee "$log"; tally "$log"
 
 echo "== SIMD kernels against the scalar reference ($BUILD/tests/kern_check)"
 "$BUILD/tests/kern_check" 2>&1 | tee "$log"; tally "$log"

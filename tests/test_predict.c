@@ -127,6 +127,40 @@ static void batch_equals_single(void **state) {
     intent_model_free(m);
 }
 
+/* A context made for no model (or a smaller one) grows on first use, in intent_predict too. */
+static void ctx_grows_in_predict(void **state) {
+    (void)state;
+    intent_model *m = model();
+    intent_ctx *ctx;
+    assert_int_equal(intent_ctx_new(NULL, &ctx), INTENT_OK);
+    intent_score top[3];
+    size_t n_top, n_over;
+    assert_int_equal(intent_predict(m, ctx, "play jazz", 9, -1, top, 3, &n_top, &n_over), INTENT_OK);
+    assert_string_equal(intent_model_label(m, top[0].label), "MUSIC");
+    intent_ctx_free(ctx);
+    intent_model_free(m);
+    /* an ensemble takes the other path through intent_predict */
+    intent_dataset *ds = ds_from_text(DATA);
+    assert_non_null(ds);
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.buckets = 1024;
+    o.hidden[0] = 16;
+    o.n_hidden = 1;
+    o.n_nets = 2;
+    o.epochs = 10;
+    o.lr = 0.01f;
+    o.threads = 1;
+    intent_error err;
+    assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_OK);
+    intent_dataset_free(ds);
+    assert_int_equal(intent_ctx_new(NULL, &ctx), INTENT_OK);
+    assert_int_equal(intent_predict(m, ctx, "play jazz", 9, -1, top, 3, &n_top, &n_over), INTENT_OK);
+    assert_int_equal(n_top, 3);
+    intent_ctx_free(ctx);
+    intent_model_free(m);
+}
+
 static void bad_arguments(void **state) {
     (void)state;
     intent_model *m = model();
@@ -291,8 +325,8 @@ static void context_shared_across_models(void **state) {
 int test_predict(int *total) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_orders_and_counts), cmocka_unit_test(predicts_what_it_learned),
-        cmocka_unit_test(batch_equals_single), cmocka_unit_test(bad_arguments),
-        cmocka_unit_test(clauses_split), cmocka_unit_test(compound_commands),
+        cmocka_unit_test(batch_equals_single), cmocka_unit_test(ctx_grows_in_predict),
+        cmocka_unit_test(bad_arguments), cmocka_unit_test(clauses_split), cmocka_unit_test(compound_commands),
         cmocka_unit_test(context_shared_across_models),
     };
     return RUN("predict", tests, total);

@@ -44,5 +44,14 @@ int test_retrain(int *total);
 int test_feedback(int *total);
 int test_components(int *total);
 int test_onnx(int *total);
+int test_serve(int *total);
+int test_pool(int *total);
+int test_stress(int *total);
+
+/* test_serve.c: two-label models (PREFIX1 lights, PREFIX2 music) and texts for the serving
+ * tests; tiny enough to train in milliseconds under sanitizers */
+#define SERVE_N_TEXTS 8
+intent_model *serve_model(const char *prefix, uint64_t seed);
+const char *serve_text(size_t i);   /* text i % SERVE_N_TEXTS */
 
 #endif
