@@ -998,6 +998,28 @@ typedef struct intent_stats {
     intent_label_count *per_label; /* [n_labels], owned: intent_stats_free */
 } intent_stats;
 
+/* Called once when a background retrain ends, on its thread: status INTENT_OK (then
+ * version is the new model's, already serving), INTENT_ERR_REJECTED (the new model was
+ * worse; the served one stays), INTENT_ERR_CANCELLED (the service is being freed), or
+ * another error; message says what happened; rep has the figures (NULL if training did
+ * not start). */
+typedef void (*intent_retrain_done_fn)(int status, const intent_retrain_report *rep, const char *message,
+                                       uint64_t version, void *user);
+
+/* Retrains the served model in the background and swaps the result in: a thread reads
+ * the feedback log (and the data file, may be NULL), runs intent_retrain from the model
+ * served at that moment, and on success installs the new model with
+ * intent_service_swap; predictions go on throughout and never see a half model. Returns
+ * at once: INTENT_OK (started), INTENT_ERR_BUSY (one is already running), INTENT_ERR_ARG,
+ * INTENT_ERR_NOMEM. o may be NULL for the defaults; it and the paths are copied. done
+ * (may be NULL) reports the end. intent_service_free stops a running retrain (at its
+ * next epoch) and waits for it. Thread-safe. */
+INTENT_API int intent_service_retrain(intent_service *svc, const char *feedback_log, const char *data_path,
+                                      const intent_retrain_opts *o, intent_retrain_done_fn done, void *user);
+
+/* Whether a background retrain is running. */
+INTENT_API int intent_service_retraining(intent_service *svc);
+
 /* Fills *out with a snapshot of the service's counters. Allocates per_label: free the
  * snapshot with intent_stats_free. Thread-safe; takes no lock the answering threads take
  * per answer. Returns INTENT_ERR_ARG, INTENT_ERR_NOMEM (out then holds nothing to free). */

@@ -53,6 +53,15 @@ INTENTI_HIDDEN intenti_stats *intenti_service_stats_of(intent_service *svc);
 /* Pools report the scratch they hold (may be negative to give back). */
 INTENTI_HIDDEN void intenti_service_add_scratch(intent_service *svc, int64_t bytes);
 
+/* ---- background retrain (served_retrain.c) ---- */
+typedef struct intenti_bg intenti_bg;
+INTENTI_HIDDEN int intenti_bg_new(intent_service *svc, intenti_bg **out);
+/* Stops a running retrain (at its next epoch), waits for it, frees. NULL is fine. */
+INTENTI_HIDDEN void intenti_bg_free(intenti_bg *bg);
+INTENTI_HIDDEN int intenti_bg_start(intenti_bg *bg, const char *log, const char *data, const intent_retrain_opts *o,
+                                    intent_retrain_done_fn done, void *user);
+INTENTI_HIDDEN bool intenti_bg_running(intenti_bg *bg);
+
 /* ---- scratch size of a context (predict.c) ---- */
 INTENTI_HIDDEN size_t intenti_ctx_bytes(const intent_ctx *ctx);
 

@@ -47,6 +47,7 @@ struct intent_service {
     _Atomic uint64_t loads, load_failures, swaps, models_alive, model_bytes;
     _Atomic int64_t scratch_bytes;
     intenti_stats stats;          /* per-answer counters: see stats.c */
+    intenti_bg *bg;               /* the background retrain (served_retrain.c) */
 };
 
 /* Memory a model holds: its image (heap or mapped file) and the tables made at load. */
@@ -104,13 +105,28 @@ int intent_service_new(intent_service **out) {
         return INTENT_ERR_NOMEM;
     }
     intenti_stats_init(&svc->stats);
+    if (intenti_bg_new(svc, &svc->bg)) {
+        pthread_mutex_destroy(&svc->mu);
+        intenti_free(svc);
+        return INTENT_ERR_NOMEM;
+    }
     *out = svc;
     return INTENT_OK;
 }
 
+int intent_service_retrain(intent_service *svc, const char *feedback_log, const char *data_path,
+                           const intent_retrain_opts *o, intent_retrain_done_fn done, void *user) {
+    if (!svc || !feedback_log)
+        return INTENT_ERR_ARG;
+    return intenti_bg_start(svc->bg, feedback_log, data_path, o, done, user);
+}
+
+int intent_service_retraining(intent_service *svc) { return svc && intenti_bg_running(svc->bg); }
+
 void intent_service_free(intent_service *svc) {
     if (!svc)
         return;
+    intenti_bg_free(svc->bg); /* a running retrain stops and is waited for first */
     served_drop(svc->cur);
     served_drop(svc->fb);
     pthread_mutex_destroy(&svc->mu);

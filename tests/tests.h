@@ -41,6 +41,7 @@ int test_alloc(int *total);
 int test_data(int *total);
 int test_calibrate(int *total);
 int test_retrain(int *total);
+int test_bg(int *total);
 int test_feedback(int *total);
 int test_components(int *total);
 int test_onnx(int *total);
