@@ -389,6 +389,12 @@ static void maybe_retrain(assistant *a) {
     intent_retrain_opts_init(&o);
     o.max_drop = a->max_drop;
     int rc = intent_service_retrain(a->svc, a->log_path, a->data_path, &o, on_retrained, a);
+    /* The done callback runs just before the retrain's thread ends, and the service says
+     * INTENT_ERR_BUSY until it has: the last retrain may still be finishing. */
+    for (int tries = 0; rc == INTENT_ERR_BUSY && tries < 1000; tries++) {
+        sleep_ms(1);
+        rc = intent_service_retrain(a->svc, a->log_path, a->data_path, &o, on_retrained, a);
+    }
     if (rc == INTENT_OK) {
         say("[retrain] started in the background after %u new correction%s; answers go on", n, n == 1 ? "" : "s");
         return;
