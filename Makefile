@@ -78,6 +78,12 @@ $(BUILD)/libintent.so: $(LIB_OBJ)
 $(BUILD)/intent: $(CLI_OBJ) $(BUILD)/libintent.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libintent.a $(LIBS) $(CLI_LIBS)
 
+# examples/assistant.c: the service, the pool and the component manager wired together
+# (tests/assistant.sh runs it)
+all: $(BUILD)/examples/assistant
+$(BUILD)/examples/assistant: $(BUILD)/examples/assistant.o $(BUILD)/libintent.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libintent.a $(LIBS)
+
 $(BUILD)/tests/run_tests: $(TEST_OBJ) $(BUILD)/libintent.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libintent.a -lcmocka $(LIBS)
 

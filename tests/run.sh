@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/run.sh - runs every test suite and ends with one line: "N passed, N failed".
 # Suites: the C tests (cmocka), the scalar-kernel rerun of some C tests, the SIMD kernel
-# checks (NEON under qemu when a cross compiler is installed), the CLI tests, the ONNX
+# checks (NEON under qemu when a cross compiler is installed), the CLI tests, the example
+# assistant's (tests/assistant.sh), the ONNX
 # export's test (tests/test_onnx.py), the feedback log's kill -9 test, the fuzz corpora
 # replayed (one pass per corpus file that runs clean), and the Python binding's tests
 # (pytest, python/tests).
@@ -57,6 +58,9 @@ fi
 
 echo "== CLI tests"
 BUILD=$BUILD sh tests/cli.sh 2>&1 | tee "$log"; tally "$log"
+
+echo "== examples/assistant: the pool and the component manager together (tests/assistant.sh)"
+BUILD=$BUILD sh tests/assistant.sh 2>&1 | tee "$log"; tally "$log"
 
 echo "== ONNX export: checker, NumPy evaluator, ONNX Runtime when in .ort/ (tests/test_onnx.py)"
 if [ -x /usr/bin/python3 ]; then

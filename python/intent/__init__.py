@@ -4,7 +4,8 @@
     model = intent.train("examples/assistant.tsv", none_label="oos")
     model.predict("read me the document on my screen")
     # <Prediction 'read me the document on my screen': VOICE 0.894, VISION 0.882, FILES 0.838>
-    await model.predict_async("can you see my screen")       # never blocks the event loop
+    await model.predict_async("can you see my screen")       # the library's thread pool answers
+    await model.retrain_async("fb.log", "examples/assistant.tsv")  # swapped in when done
     router = intent.Router(model, "examples/components.json")
     await router.analyze("Can you see my screen?")           # {'screen', 'camera', 'ocr', 'vision'}
 
@@ -17,11 +18,12 @@ from __future__ import annotations
 
 from . import _lib
 from .dataset import Dataset, Example
-from .errors import (ArgumentError, Cancelled, ChecksumError, ComponentError, EmptyError,
-                     FileError, FormatError, IntentError, LimitError, NoMemoryError,
-                     ParseError, VersionError)
+from .errors import (ArgumentError, BusyError, Cancelled, ChecksumError, ComponentError,
+                     EmptyError, FileError, FormatError, IntentError, LimitError,
+                     NoMemoryError, NoModelError, ParseError, RejectedError, TimedOut,
+                     VersionError)
 from .feedback import FeedbackLog, FeedbackRecord, feedback, read_feedback
-from .model import Model, Prediction, Score, set_executor, stats
+from .model import Model, Prediction, Retrained, Score, set_executor, stats
 from .router import ComponentInfo, Plan, Router
 from .train import EpochReport, default_options, train, train_async
 
@@ -43,5 +45,6 @@ __all__ = [
     "FeedbackRecord", "Router", "Plan", "ComponentInfo", "stats", "set_executor", "kernel",
     "IntentError", "ArgumentError", "NoMemoryError", "FileError", "ParseError",
     "FormatError", "VersionError", "ChecksumError", "LimitError", "EmptyError", "Cancelled",
-    "ComponentError", "library_path",
+    "ComponentError", "RejectedError", "BusyError", "TimedOut", "NoModelError", "Retrained",
+    "library_path",
 ]

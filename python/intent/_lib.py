@@ -12,7 +12,8 @@ Where the library looks (the first that exists wins):
 
 ctypes releases the GIL for the length of every foreign call, so a prediction or a
 training run on one thread does not stop Python code on the others; callbacks from C
-(training progress, feedback scans, component loads) take the GIL back while they run.
+(training progress, feedback scans, component loads, pool answers, the end of a
+background retrain) take the GIL back while they run, on the C thread that calls them.
 
 DESIGN: the library may grow structs at their end in later minor versions (the status
 enum "only grows", and so do the option structs). Structs the library writes into or
@@ -32,7 +33,12 @@ from pathlib import Path
 from typing import List, Optional, Type, TypeVar
 
 MAX_HIDDEN = 8          # INTENT_MAX_HIDDEN
-STATS_BUCKETS = 194     # INTENT_STATS_BUCKETS (of the coming C stats; see _stats.py)
+STATS_BUCKETS = 194     # INTENT_STATS_BUCKETS
+RESULT_MAX = 16         # INTENT_RESULT_MAX: labels a pool answer carries
+POOL_MAX_THREADS = 256  # INTENT_POOL_MAX_THREADS
+POOL_MAX_QUEUE = 1 << 20  # INTENT_POOL_MAX_QUEUE
+POOL_MAX_BATCH = 1024   # INTENT_POOL_MAX_BATCH
+POOL_DRAIN, POOL_CANCEL = 0, 1  # enum intent_pool_close
 SLACK = 1024            # zeroed bytes after every struct handed to the library
 
 # enum intent_format
@@ -153,8 +159,68 @@ class ComponentInfo(Structure):
                 ("state", c_int), ("holders", c_uint32), ("last_used_ms", c_uint64)]
 
 
+# ---- retraining, serving, stats, the pool ----
+
+class RetrainOpts(Structure):
+    _c_name_ = "intent_retrain_opts"
+    _fields_ = [("train", TrainOpts), ("feedback_repeat", c_uint32), ("max_drop", c_float)]
+
+
+class RetrainReport(Structure):
+    _c_name_ = "intent_retrain_report"
+    _fields_ = [("n_feedback", c_size_t), ("n_data", c_size_t), ("n_heldout", c_size_t),
+                ("n_new_labels", c_size_t), ("base_score", c_double), ("new_score", c_double),
+                ("feedback_score", c_double), ("accepted", c_int)]
+
+
+# intent_retrain_done_fn(status, report (may be NULL), message, version, user)
+RETRAIN_DONE_FN = CFUNCTYPE(None, c_int, POINTER(RetrainReport), c_char_p, c_uint64, c_void_p)
+
+
+class Lease(Structure):
+    _c_name_ = "intent_lease"
+    _fields_ = [("model", c_void_p), ("version", c_uint64), ("fallback", c_int),
+                ("handle", c_void_p)]
+
+
+class LabelCount(Structure):
+    _c_name_ = "intent_label_count"
+    _fields_ = [("label", c_char_p), ("answers", c_uint64)]
+
+
+class Stats(Structure):
+    _c_name_ = "intent_stats"
+    _fields_ = [
+        ("answers", c_uint64), ("answers_fallback", c_uint64), ("out_of_scope", c_uint64),
+        ("errors", c_uint64), ("cancelled", c_uint64), ("busy", c_uint64),
+        ("uptime_s", c_double), ("answers_per_s", c_double),
+        ("mean_us", c_double), ("p50_us", c_double), ("p95_us", c_double),
+        ("p99_us", c_double), ("max_us", c_double),
+        ("latency_hist", c_uint64 * STATS_BUCKETS),
+        ("model_version", c_uint64), ("serving_fallback", c_int), ("load_ms", c_double),
+        ("loaded_at", c_double), ("loads", c_uint64), ("load_failures", c_uint64),
+        ("swaps", c_uint64), ("models_alive", c_uint64), ("last_error", c_char * 512),
+        ("model_bytes", c_uint64), ("scratch_bytes", c_uint64), ("memory_bytes", c_uint64),
+        ("threads", c_uint32), ("queue_cap", c_uint32), ("queued", c_uint32),
+        ("batches", c_uint64), ("mean_batch", c_double),
+        ("n_labels", c_size_t), ("per_label", POINTER(LabelCount)),
+    ]
+
+
+class Result(Structure):
+    _c_name_ = "intent_result"
+    _fields_ = [("status", c_int), ("seq", c_uint64), ("model_version", c_uint64),
+                ("fallback", c_int), ("n_over", c_size_t), ("n_top", c_size_t),
+                ("top", Score * RESULT_MAX), ("labels", c_char_p * RESULT_MAX),
+                ("batch", c_uint32), ("latency_us", c_double)]
+
+
+RESULT_FN = CFUNCTYPE(None, POINTER(Result), c_void_p)             # intent_result_fn
+
+
 STRUCTS = (Error, EpochReport, TrainOpts, Score, LabelEval, Eval, FeedbackStats,
-           FeedbackRecord, ComponentSpec, Plan, ComponentInfo)
+           FeedbackRecord, ComponentSpec, Plan, ComponentInfo, RetrainOpts, RetrainReport,
+           Lease, LabelCount, Stats, Result)
 
 S = TypeVar("S", bound=Structure)
 
@@ -270,6 +336,8 @@ _PROTOTYPES = {
     "intent_components_info": (c_int, [c_void_p, c_size_t, P(ComponentInfo)]),
     "intent_components_memory": (c_uint64, [c_void_p]),
     "intent_components_set_loaded": (c_int, [c_void_p, c_size_t, c_uint64]),
+    "intent_components_plan": (c_int, [c_void_p, _strv, c_size_t, P(Plan), P(Error)]),
+    "intent_components_acquire": (c_int, [c_void_p, _strv, c_size_t, P(Plan), P(Error)]),
     "intent_components_plan_scores": (c_int, [c_void_p, c_void_p, P(Score), c_size_t,
                                               P(Plan), P(Error)]),
     "intent_components_acquire_scores": (c_int, [c_void_p, c_void_p, P(Score), c_size_t,
@@ -277,6 +345,30 @@ _PROTOTYPES = {
     "intent_components_release": (c_int, [c_void_p, P(Plan)]),
     "intent_components_unload_idle": (c_int, [c_void_p, _sizep, P(Error)]),
     "intent_plan_free": (None, [P(Plan)]),
+    # retraining
+    "intent_retrain_opts_init": (None, [P(RetrainOpts)]),
+    # serving
+    "intent_service_new": (c_int, [P(c_void_p)]),
+    "intent_service_free": (None, [c_void_p]),
+    "intent_service_swap": (c_int, [c_void_p, c_void_p, _u64p]),
+    "intent_service_load": (c_int, [c_void_p, c_char_p, P(Error)]),
+    "intent_service_last_error": (c_size_t, [c_void_p, c_char_p, c_size_t]),
+    "intent_service_acquire": (c_int, [c_void_p, P(Lease)]),
+    "intent_service_release": (None, [c_void_p, P(Lease)]),
+    "intent_service_predict": (c_int, [c_void_p, P(Lease), c_void_p, c_char_p, c_size_t,
+                                       c_float, P(Score), c_size_t, _sizep, _sizep]),
+    "intent_service_retrain": (c_int, [c_void_p, c_char_p, c_char_p, P(RetrainOpts),
+                                       RETRAIN_DONE_FN, c_void_p]),
+    "intent_service_retraining": (c_int, [c_void_p]),
+    "intent_service_stats": (c_int, [c_void_p, P(Stats)]),
+    "intent_stats_free": (None, [P(Stats)]),
+    "intent_stats_bucket_us": (c_double, [c_size_t]),
+    "intent_stats_format": (c_size_t, [P(Stats), c_char_p, c_size_t]),
+    # the pool
+    "intent_pool_new": (c_int, [c_void_p, c_uint32, c_uint32, c_uint32, P(c_void_p)]),
+    "intent_pool_submit": (c_int, [c_void_p, c_char_p, c_size_t, RESULT_FN, c_void_p]),
+    "intent_pool_stats": (c_int, [c_void_p, P(Stats)]),
+    "intent_pool_free": (None, [c_void_p, c_int]),
 }
 
 for _name, (_res, _args) in _PROTOTYPES.items():

@@ -1,22 +1,18 @@
-"""Serving statistics measured in Python, shaped like the library's coming intent_stats.
+"""Serving statistics: the library's intent_stats as a dict, and totals over models.
 
-The library on main has no statistics API yet (intent_service_stats / intent_pool_stats
-are being added on another branch). Until it does, each Model records here what Python can
-see of its own calls: answers, out-of-scope answers, errors, answers per label, and the
-latency of each call as Python measured it, around the foreign call: for predict and each
-text of predict_batch, the call (text encoding, the C prediction, building the result);
-for predict_async, from the call to the answer (waiting for an executor thread included),
-as the C pool will measure "submit to answer".
+Each Model is served by an intent_service of its own; Model.stats() is that service's
+snapshot (intent_service_stats, or intent_pool_stats once predict_async has made the
+pool), measured in C: latency is the C call for predict (intent_service_predict), and
+submit to answer for predict_async (intent_pool_submit to the answer, queueing included,
+the hand-off to the event loop not). Keys are the field names of struct intent_stats;
+per_label maps the names of the model serving now to its answers since it began to.
 
-The histogram is the C one, bucket for bucket (194 log-spaced buckets: under 1.024 us,
-then 8 per doubling up to 2^34 ns, then the rest), and percentiles are read from it the
-same way (the upper edge of the bucket holding the rank, capped at the largest latency
-seen), so numbers keep their meaning when the C stats take over. Keys of snapshot() are
-the names of the C struct's fields; fields Python cannot know (pool queue, model memory)
-are absent rather than made up. "source" says "python" now and will say "library" then.
-
-Recording takes one lock per answer (about a microsecond against the 10-50 us of a Python
-predict call); a snapshot copies the counters under that lock, so it is consistent.
+intent.stats() adds up every model of the process: the counters of the live models'
+snapshots, and those the closed models had when they closed (Totals). The histograms add
+up bucket by bucket, and the totals' percentiles are read from the sum as the library
+reads its own (the upper edge of the bucket holding the rank, capped at the largest
+latency seen): bucket() and bucket_lo_ns() mirror src/stats.c, and the tests check them
+against intent_stats_bucket_us.
 """
 from __future__ import annotations
 
@@ -26,7 +22,12 @@ import time
 from collections import Counter
 from typing import Any, Dict, Iterable, List
 
-BUCKETS = 194
+from . import _lib
+
+BUCKETS = _lib.STATS_BUCKETS
+
+# counters that add up over models
+COUNTS = ("answers", "answers_fallback", "out_of_scope", "errors", "cancelled", "busy")
 
 
 def bucket(ns: int) -> int:
@@ -57,7 +58,9 @@ def bucket_us(i: int) -> float:
     return bucket_lo_ns(i) / 1e3
 
 
-def _quantile_us(hist: List[int], n: int, q: float, max_ns: int) -> float:
+def quantile_us(hist: List[int], q: float, max_us: float) -> float:
+    """The q-quantile of a histogram as the library computes it."""
+    n = sum(hist)
     if n == 0:
         return 0.0
     rank = max(1, math.ceil(q * n))
@@ -65,87 +68,82 @@ def _quantile_us(hist: List[int], n: int, q: float, max_ns: int) -> float:
     for b, count in enumerate(hist):
         seen += count
         if seen >= rank:
-            return min(bucket_lo_ns(b + 1), max_ns) / 1e3
-    return max_ns / 1e3
+            return min(bucket_lo_ns(b + 1) / 1e3, max_us)
+    return max_us
 
 
-class Recorder:
-    """Counters of one model's answers (thread-safe)."""
+def snapshot(st: _lib.Stats) -> Dict[str, Any]:
+    """An intent_stats as a dict: every field by its name (latency_hist a list, last_error
+    a str, per_label {label: answers}), plus "source": "library"."""
+    out: Dict[str, Any] = {"source": "library"}
+    for name, _ in _lib.Stats._fields_:
+        if name == "latency_hist":
+            out[name] = list(st.latency_hist)
+        elif name == "last_error":
+            out[name] = st.last_error.decode("utf-8", "replace")
+        elif name == "per_label":
+            out[name] = {(_lib.text(st.per_label[i].label) or ""): st.per_label[i].answers
+                         for i in range(st.n_labels)}
+        else:
+            out[name] = getattr(st, name)
+    return out
+
+
+class Totals:
+    """The counts of closed models (thread-safe): added once, when a model closes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._t0 = time.monotonic()
-        self.answers = self.out_of_scope = self.errors = 0
-        self.sum_ns = self.max_ns = 0
+        self.counts: Counter = Counter()
         self.hist = [0] * BUCKETS
+        self.sum_us = 0.0
+        self.max_us = 0.0
         self.per_label: Counter = Counter()
+        self.models = 0
 
-    def answer(self, ns: int, labels: Iterable[str]) -> None:
-        """One answer that took ns nanoseconds and gave labels (none: out of scope)."""
-        b = bucket(ns)
+    def add(self, s: Dict[str, Any]) -> None:
         with self._lock:
-            self.answers += 1
-            self.sum_ns += ns
-            if ns > self.max_ns:
-                self.max_ns = ns
-            self.hist[b] += 1
-            n = 0
-            for label in labels:
-                self.per_label[label] += 1
-                n += 1
-            if not n:
-                self.out_of_scope += 1
-
-    def error(self) -> None:
-        with self._lock:
-            self.errors += 1
-
-    def merge_into(self, other: "Recorder") -> None:
-        """Adds these counts to other's (a model closing hands its counts to the totals)."""
-        with self._lock:
-            snap = (self.answers, self.out_of_scope, self.errors, self.sum_ns, self.max_ns,
-                    list(self.hist), Counter(self.per_label))
-        with other._lock:
-            other.answers += snap[0]
-            other.out_of_scope += snap[1]
-            other.errors += snap[2]
-            other.sum_ns += snap[3]
-            other.max_ns = max(other.max_ns, snap[4])
-            for i, c in enumerate(snap[5]):
-                other.hist[i] += c
-            other.per_label.update(snap[6])
-
-    def snapshot(self) -> Dict[str, Any]:
-        """The counters as a dict with the field names of the C struct intent_stats."""
-        with self._lock:
-            hist = list(self.hist)
-            answers, oos, errors = self.answers, self.out_of_scope, self.errors
-            sum_ns, max_ns = self.sum_ns, self.max_ns
-            per_label = dict(self.per_label)
-        uptime = time.monotonic() - self._t0
-        n = sum(hist)
-        return {
-            "source": "python",
-            "answers": answers,
-            "out_of_scope": oos,
-            "errors": errors,
-            "uptime_s": uptime,
-            "answers_per_s": answers / uptime if uptime > 0 else 0.0,
-            "mean_us": sum_ns / n / 1e3 if n else 0.0,
-            "p50_us": _quantile_us(hist, n, 0.50, max_ns),
-            "p95_us": _quantile_us(hist, n, 0.95, max_ns),
-            "p99_us": _quantile_us(hist, n, 0.99, max_ns),
-            "max_us": max_ns / 1e3,
-            "latency_hist": hist,
-            "per_label": per_label,
-        }
+            for k in COUNTS:
+                self.counts[k] += s[k]
+            for i, c in enumerate(s["latency_hist"]):
+                self.hist[i] += c
+            self.sum_us += s["mean_us"] * sum(s["latency_hist"])
+            self.max_us = max(self.max_us, s["max_us"])
+            self.per_label.update(s["per_label"])
+            self.models += 1
 
 
-def merged(base: Recorder, others: Iterable[Recorder]) -> Dict[str, Any]:
-    """A snapshot of base's counts plus others', over base's uptime."""
-    total = Recorder()
-    total._t0 = base._t0
-    base.merge_into(total)
-    for r in others:
-        r.merge_into(total)
-    return total.snapshot()
+def merged(t0: float, retired: Totals, live: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    """The totals of the closed models plus the snapshots of the live ones, over the time
+    since t0 (time.monotonic() when the package was imported)."""
+    with retired._lock:
+        counts = Counter(retired.counts)
+        hist = list(retired.hist)
+        sum_us, max_us = retired.sum_us, retired.max_us
+        per_label = Counter(retired.per_label)
+        models = retired.models
+    for s in live:
+        for k in COUNTS:
+            counts[k] += s[k]
+        for i, c in enumerate(s["latency_hist"]):
+            hist[i] += c
+        sum_us += s["mean_us"] * sum(s["latency_hist"])
+        max_us = max(max_us, s["max_us"])
+        per_label.update(s["per_label"])
+        models += 1
+    uptime = time.monotonic() - t0
+    n = sum(hist)
+    out: Dict[str, Any] = {"source": "library", "models": models}
+    out.update({k: counts[k] for k in COUNTS})
+    out.update({
+        "uptime_s": uptime,
+        "answers_per_s": counts["answers"] / uptime if uptime > 0 else 0.0,
+        "mean_us": sum_us / n if n else 0.0,
+        "p50_us": quantile_us(hist, 0.50, max_us),
+        "p95_us": quantile_us(hist, 0.95, max_us),
+        "p99_us": quantile_us(hist, 0.99, max_us),
+        "max_us": max_us,
+        "latency_hist": hist,
+        "per_label": dict(per_label),
+    })
+    return out

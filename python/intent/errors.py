@@ -77,7 +77,8 @@ class EmptyError(IntentError, ValueError):
 
 
 class Cancelled(IntentError):
-    """INTENT_ERR_CANCELLED: stopped by a callback (a progress callback asked to stop)."""
+    """INTENT_ERR_CANCELLED: stopped by a callback (a progress callback asked to stop), or
+    by a shutdown (a model closed while a retrain or pool answers were pending)."""
 
 
 class ComponentError(IntentError):
@@ -86,10 +87,33 @@ class ComponentError(IntentError):
     plan = None  # the intent.router.Plan of the failed call, when there is one
 
 
+class RejectedError(IntentError):
+    """INTENT_ERR_REJECTED: a retrained model scored worse than allowed (max_drop) and was
+    not made; the served model stays. report (Model.retrain_async) has the scores."""
+
+    report = None  # the retrain's figures (a dict), when there are some
+
+
+class BusyError(IntentError):
+    """INTENT_ERR_BUSY: a queue is full (the pool's, after Model.predict_async waited
+    busy_timeout seconds for room), or a background retrain is already running."""
+
+
+class TimedOut(IntentError, TimeoutError):
+    """INTENT_ERR_TIMEOUT: not done within the time given."""
+
+    def __new__(cls, status: int, message: str):  # TimeoutError is an OSError: see FileError
+        return TimeoutError.__new__(cls, message)
+
+
+class NoModelError(IntentError):
+    """INTENT_ERR_NO_MODEL: a service had no model to answer with."""
+
+
 _BY_STATUS: Dict[int, Type[IntentError]] = {
     1: ArgumentError, 2: NoMemoryError, 3: FileError, 4: ParseError, 5: FormatError,
     6: VersionError, 7: ChecksumError, 8: LimitError, 9: EmptyError, 10: Cancelled,
-    11: ComponentError,
+    11: ComponentError, 12: RejectedError, 13: BusyError, 14: TimedOut, 15: NoModelError,
 }
 
 

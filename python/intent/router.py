@@ -328,15 +328,13 @@ class Router:
         h = self._handle()
         thr = self.threshold if threshold is None else threshold
         pred = self.model.predict(text, thr)
-        n = len(pred.labels)
-        scores = (_lib.Score * max(1, n))(*[(self.model.label_id(s.label), s.confidence)
-                                            for s in pred.labels])
+        # by name: the model may be swapped between the prediction and the plan, and a
+        # retrained one may number its labels differently
+        names = _c_strings(pred.names)
         cp, err = _lib.new_struct(_lib.Plan), _lib.new_struct(_lib.Error)
         held = False
-        with self.model._use() as mh:
-            fn = lib.intent_components_acquire_scores if load else \
-                lib.intent_components_plan_scores
-            rc = fn(h, mh, scores, n, byref(cp), byref(err))
+        fn = lib.intent_components_acquire if load else lib.intent_components_plan
+        rc = fn(h, names, len(pred.names), byref(cp), byref(err))
         try:
             held = bool(load and rc == 0 and cp.held)
             plan = self._plan(text, pred, cp, load)

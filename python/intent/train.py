@@ -55,7 +55,9 @@ OPTIONS: Tuple[str, ...] = ("hidden",) + tuple(_FIELDS)
 PRESETS = ("default", "original", "ensemble")
 
 
-def _set(o: _lib.TrainOpts, name: str, value: Any) -> None:
+def set_option(o: _lib.TrainOpts, name: str, value: Any) -> None:
+    """Sets the training option name (a field of intent_train_opts, or hidden) in o,
+    checking its type and range."""
     if name == "hidden":
         widths = [value] if isinstance(value, int) else list(value)
         if len(widths) > _lib.MAX_HIDDEN:
@@ -92,7 +94,7 @@ def _options(preset: Optional[str], options: Dict[str, Any]) -> _lib.TrainOpts:
         if rc:
             raise ArgumentError(rc, f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     for name, value in options.items():
-        _set(o, name, value)
+        set_option(o, name, value)
     return o
 
 

@@ -1,4 +1,5 @@
-"""asyncio: predict_async and train_async run off the event loop, which keeps running."""
+"""asyncio: predict_async (the library's pool), swaps and train_async run off the event
+loop, which keeps running; a full queue waits or raises BusyError."""
 import asyncio
 import threading
 import time
@@ -56,16 +57,40 @@ def test_many_concurrent_predictions_do_not_block_the_loop(model):
         await ticker.stop()
         return results, elapsed, ticks_during, ticker.max_gap
 
+    before = model.stats()["answers"]
     results, elapsed, ticks, max_gap = asyncio.run(main())
     answers = [p for r in results for p in r]
     assert len(answers) == 2560
     assert all(p == want[t] for t, p in answers)
+    assert model.stats()["answers"] - before == 2560
     # the loop kept ticking while the predictions ran: never held for long
     assert ticks >= 3, (ticks, elapsed)
     assert max_gap < 0.25, max_gap
 
 
-def test_predict_runs_on_executor_threads(model):
+def test_predict_async_goes_through_the_library_pool(model_path):
+    """The default call is answered by intent_pool, never by the executor or the loop."""
+    m = intent.Model.load(model_path)
+    called = []
+    orig = m._predict
+    m._predict = lambda *a: (called.append(threading.get_ident()), orig(*a))[1]
+
+    async def main():
+        return await asyncio.gather(*[m.predict_async(t) for t in TEXTS * 50])
+
+    ps = asyncio.run(main())
+    del m._predict
+    assert called == []  # no Python-side prediction: the pool's threads answered in C
+    assert [p.names for p in ps] == [m.predict(t).names for t in TEXTS * 50]
+    assert all(p.model_version == 1 for p in ps)
+    s = m.stats()
+    assert s["threads"] >= 1 and s["queue_cap"] == 1024 and s["batches"] >= 1
+    assert 1.0 <= s["mean_batch"] <= 32
+    assert s["answers"] == len(TEXTS) * 50 * 2  # the pool's, and the sync check's
+    m.close()
+
+
+def test_threshold_or_top_run_on_the_executor(model):
     seen = set()
     ex = ThreadPoolExecutor(max_workers=3, thread_name_prefix="mine")
     orig = model._predict
@@ -75,7 +100,8 @@ def test_predict_runs_on_executor_threads(model):
         intent.set_executor(ex)
         try:
             model._predict = lambda *a: (seen.add(threading.get_ident()), orig(*a))[1]
-            ps = await asyncio.gather(*[model.predict_async(t) for t in TEXTS * 20])
+            ps = await asyncio.gather(*[model.predict_async(t, top=2) for t in TEXTS * 20],
+                                      *[model.predict_async(t, threshold=0.5) for t in TEXTS])
         finally:
             del model._predict
             intent.set_executor(None)
@@ -84,7 +110,82 @@ def test_predict_runs_on_executor_threads(model):
     loop_thread, ps = asyncio.run(main())
     ex.shutdown()
     assert loop_thread not in seen and 1 <= len(seen) <= 3
-    assert [p.names for p in ps] == [model.predict(t).names for t in TEXTS * 20]
+    assert ps[:len(TEXTS) * 20] == [model.predict(t, top=2) for t in TEXTS * 20]
+    assert ps[len(TEXTS) * 20:] == [model.predict(t, threshold=0.5) for t in TEXTS]
+
+
+def test_a_full_queue_waits_or_raises_busy(model_path):
+    m = intent.Model.load(model_path)
+    m.serve(threads=1, queue=4, max_batch=1)
+    with pytest.raises(ValueError, match="runs already"):
+        m.serve()
+    want = {t: m.predict(t) for t in TEXTS}
+
+    async def waiting():  # the default: wait for room (asyncio.sleep), then answer
+        ticker = Ticker().start()
+        await asyncio.sleep(0.005)
+        ps = await asyncio.gather(*[m.predict_async(t) for t in TEXTS * 100])
+        await ticker.stop()
+        return ps, ticker.max_gap
+
+    ps, max_gap = asyncio.run(waiting())
+    assert ps == [want[t] for t in TEXTS * 100]
+    assert m.stats()["busy"] > 0 and max_gap < 0.25
+
+    async def shedding():  # busy_timeout=0: BusyError at once for what does not fit
+        return await asyncio.gather(*[m.predict_async(t, busy_timeout=0) for t in TEXTS * 50],
+                                    return_exceptions=True)
+
+    out = asyncio.run(shedding())
+    busy = [e for e in out if isinstance(e, intent.BusyError)]
+    answered = [p for p in out if isinstance(p, intent.Prediction)]
+    assert busy and answered and len(busy) + len(answered) == len(out)
+    assert busy[0].status == 13 and "full" in str(busy[0])
+    s = m.stats()
+    assert s["queued"] == 0 and s["queue_cap"] == 4 and s["threads"] == 1
+    m.close()
+
+
+def test_swap_and_reload_while_predict_async_answers(model_path, tmp_path):
+    m = intent.Model.load(model_path)
+    other = intent.Model.load(model_path)
+    versions = []
+
+    async def client(k):
+        mine = []
+        for i in range(300):
+            p = await m.predict_async(TEXTS[(k + i) % len(TEXTS)])
+            assert p.names == other.predict(p.text).names  # the same model, whole
+            mine.append(p.model_version)
+        assert mine == sorted(mine)  # a later request never meets an older model
+        versions.extend(mine)
+
+    async def swapper():
+        for _ in range(5):
+            await asyncio.sleep(0.002)
+            m.swap(other)
+
+    async def main():
+        await asyncio.gather(*[client(k) for k in range(8)], swapper())
+
+    asyncio.run(main())
+    assert m.model_version == 6 and len(versions) == 2400
+    assert min(versions) == 1 and max(versions) <= 6 and len(set(versions)) > 1
+    s = m.stats()
+    assert s["model_version"] == 6 and s["swaps"] == 6 and s["answers"] >= 2400
+    assert not other.closed  # swap copies: other stays usable
+    assert other.predict("can you see my screen").names == ("VISION",)
+
+    assert m.reload(model_path) == 7 and m.model_version == 7
+    with pytest.raises(intent.FileError, match="missing.intent"):
+        m.reload(tmp_path / "missing.intent")
+    s = m.stats()
+    assert m.model_version == 7 and s["loads"] == 1 and s["load_failures"] == 1
+    assert "missing.intent" in s["last_error"]
+    assert asyncio.run(m.predict_async("play some jazz")).model_version == 7
+    assert "version 7 (primary)" in m.stats_text()
+    m.close()
+    other.close()
 
 
 def test_slow_prediction_leaves_the_loop_free(model):
@@ -111,16 +212,19 @@ def test_slow_prediction_leaves_the_loop_free(model):
 def test_async_errors_and_stats(model_path):
     async def main(m):
         ps = await asyncio.gather(*[m.predict_async(t, top=2) for t in TEXTS])
+        pool = await asyncio.gather(*[m.predict_async(t) for t in TEXTS])
         batch = await m.predict_batch_async(TEXTS, top=2)
-        return ps, batch
+        return ps, pool, batch
 
     m = intent.Model.load(model_path)
-    ps, batch = asyncio.run(main(m))
+    ps, pool, batch = asyncio.run(main(m))
     assert ps == batch == m.predict_batch(TEXTS, top=2)
-    assert m.stats()["answers"] == 3 * len(TEXTS)
+    assert pool == m.predict_batch(TEXTS)
+    assert m.stats()["answers"] == 5 * len(TEXTS)
     m.close()
     with pytest.raises(ValueError):
         asyncio.run(main(m))
+    assert m.stats()["answers"] == 5 * len(TEXTS)  # kept from close
 
 
 def test_train_async_keeps_the_loop_running(examples):

@@ -19,8 +19,11 @@ C_KINDS = """
     unsigned long: "u64", unsigned long long: "u64", \\
     char *: "str", const char *: "str", const char *const *: "strv", char **: "strv", \\
     unsigned *: "u32p", unsigned char *: "u8p", int *: "intp", void *: "ptr", \\
+    const intent_model *: "ptr", const char **: "strv", \\
+    unsigned long *: "u64p", unsigned long long *: "u64p", \\
     intent_progress_fn: "progress_fn", intent_component_fn: "component_fn", \\
-    intent_label_eval *: "label_eval_p", \\
+    intent_label_eval *: "label_eval_p", intent_label_count *: "label_count_p", \\
+    intent_score *: "score_p", intent_train_opts: "train_opts", \\
     default: "other")
 """
 
@@ -36,12 +39,15 @@ def kind(ctype) -> str:
         return "progress_fn"
     if ctype is _lib.COMPONENT_FN:
         return "component_fn"
+    if ctype is _lib.TrainOpts:  # a struct inside a struct (intent_retrain_opts.train)
+        return "train_opts"
     if issubclass(ctype, ctypes.Array):  # decays to a pointer to its element
-        return {ctypes.c_char: "str", ctypes.c_uint32: "u32p"}[ctype._type_]
+        return {ctypes.c_char: "str", ctypes.c_uint32: "u32p", ctypes.c_uint64: "u64p",
+                ctypes.c_char_p: "strv", _lib.Score: "score_p"}[ctype._type_]
     if issubclass(ctype, ctypes._Pointer):
         return {ctypes.c_char_p: "strv", ctypes.c_uint32: "u32p", ctypes.c_uint8: "u8p",
                 ctypes.c_int: "intp", ctypes.c_char: "str",
-                _lib.LabelEval: "label_eval_p"}[ctype._type_]
+                _lib.LabelEval: "label_eval_p", _lib.LabelCount: "label_count_p"}[ctype._type_]
     raise AssertionError(f"no kind for {ctype}")
 
 
@@ -67,6 +73,27 @@ def test_structs_match_the_header(tmp_path):
                     "-o", str(exe)], check=True)
     got = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
     assert got.splitlines() == expect
+
+
+@pytest.mark.skipif(shutil.which(CC) is None, reason="no C compiler to read the header with")
+def test_constants_match_the_header(tmp_path):
+    consts = {"INTENT_MAX_HIDDEN": _lib.MAX_HIDDEN, "INTENT_STATS_BUCKETS": _lib.STATS_BUCKETS,
+              "INTENT_RESULT_MAX": _lib.RESULT_MAX,
+              "INTENT_POOL_MAX_THREADS": _lib.POOL_MAX_THREADS,
+              "INTENT_POOL_MAX_QUEUE": _lib.POOL_MAX_QUEUE,
+              "INTENT_POOL_MAX_BATCH": _lib.POOL_MAX_BATCH,
+              "INTENT_POOL_DRAIN": _lib.POOL_DRAIN, "INTENT_POOL_CANCEL": _lib.POOL_CANCEL,
+              "INTENT_ERR_BUSY": 13}
+    src = tmp_path / "consts.c"
+    src.write_text('#include <stdio.h>\n#include "intent.h"\nint main(void) {\n' +
+                   "".join(f'    printf("{k} %llu\\n", (unsigned long long)({k}));\n'
+                           for k in consts) + "    return 0;\n}\n")
+    exe = tmp_path / "consts"
+    include = _lib.Path(__file__).resolve().parents[2] / "include"
+    subprocess.run([CC, "-std=c11", "-Wall", "-Werror", "-I", str(include), str(src), "-o",
+                    str(exe)], check=True)
+    got = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    assert got.splitlines() == [f"{k} {v}" for k, v in consts.items()]
 
 
 def test_every_declared_function_is_exported():

@@ -47,7 +47,10 @@ def test_status_codes_map_to_classes():
              5: (intent.FormatError, ValueError), 6: (intent.VersionError, intent.FormatError),
              7: (intent.ChecksumError, intent.FormatError), 8: (intent.LimitError, ValueError),
              9: (intent.EmptyError, ValueError), 10: (intent.Cancelled, intent.IntentError),
-             11: (intent.ComponentError, intent.IntentError)}
+             11: (intent.ComponentError, intent.IntentError),
+             12: (intent.RejectedError, intent.IntentError),
+             13: (intent.BusyError, intent.IntentError), 14: (intent.TimedOut, TimeoutError),
+             15: (intent.NoModelError, intent.IntentError)}
     for status, (cls, base) in cases.items():
         e = errors.error_for(status, "the message")
         assert type(e) is cls and isinstance(e, base) and isinstance(e, intent.IntentError)
@@ -59,6 +62,7 @@ def test_status_codes_map_to_classes():
     assert type(unknown) is intent.IntentError and unknown.message  # the library's words
     assert errors.error_for(4).message == _lib.status_str(4)
     assert intent.FileError(3, "x").errno is None  # not read as (errno, strerror)
+    assert intent.TimedOut(14, "x").errno is None
 
 
 def test_new_struct_leaves_slack():
