@@ -309,7 +309,8 @@ typedef struct intent_retrain_report {
  * training stops when that slice and the feedback stop improving. Both models are scored
  * on the slice (without data, on the feedback, which then says whether the feedback was
  * learned, not whether anything was forgotten); if the new one is worse by more than
- * max_drop, no model is made: INTENT_ERR_REJECTED, with err saying the scores. rep (may
+ * max_drop and by more than two examples (so that on a small slice a single miss does not
+ * refuse), no model is made: INTENT_ERR_REJECTED, with err saying the scores. rep (may
  * be NULL) gets the figures either way. base is only read; it may be served meanwhile. */
 INTENT_API int intent_retrain(const intent_model *base, const intent_dataset *feedback, const intent_dataset *data,
                               const intent_retrain_opts *o, intent_model **out, intent_retrain_report *rep,

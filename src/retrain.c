@@ -152,7 +152,10 @@ int intent_retrain(const intent_model *base, const intent_dataset *feedback, con
         if (!rc)
             r.feedback_score = exact_of(m, feedback, t.threads, &rc, err);
     }
-    if (!rc && r.new_score < r.base_score - o->max_drop) {
+    /* worse by more than max_drop, and by more than two examples: on a small slice one
+     * miss is several points, and is not evidence of forgetting */
+    double drop = r.base_score - r.new_score, slack = r.n_heldout ? 2.0 / (double)r.n_heldout : 0.0;
+    if (!rc && drop > o->max_drop && drop > slack + 1e-12) {
         rc = intenti_err(err, INTENT_ERR_REJECTED,
                          "retrained model scores %.2f%% on %zu held-out examples, %.2f points below the base "
                          "model's %.2f%% (allowed: %.2f): not made",

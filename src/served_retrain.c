@@ -50,7 +50,7 @@ void intenti_bg_free(intenti_bg *bg) {
         return;
     atomic_store(&bg->cancel, 1);
     pthread_mutex_lock(&bg->mu);
-    bool join = bg->running || bg->joinable;
+    bool join = (bg->running || bg->joinable) && !pthread_equal(bg->th, pthread_self());
     pthread_mutex_unlock(&bg->mu);
     if (join)
         pthread_join(bg->th, NULL);
@@ -108,12 +108,16 @@ static void *work(void *arg) {
     }
     intent_dataset_free(fb);
     intent_dataset_free(data);
-    if (bg->done)
-        bg->done(rc, trained ? &rep : NULL, err.message, version, bg->user);
+    /* finished before the callback, so the callback (or anyone it wakes) may start the
+     * next retrain at once; bg_start then detaches this thread rather than join itself */
+    intent_retrain_done_fn done = bg->done;
+    void *user = bg->user;
     pthread_mutex_lock(&bg->mu);
     bg->running = false;
     bg->joinable = true;
     pthread_mutex_unlock(&bg->mu);
+    if (done)
+        done(rc, trained ? &rep : NULL, err.message, version, user);
     return NULL;
 }
 
@@ -125,7 +129,10 @@ int intenti_bg_start(intenti_bg *bg, const char *log, const char *data, const in
         return INTENT_ERR_BUSY;
     }
     if (bg->joinable) { /* the last one has ended: collect its thread */
-        pthread_join(bg->th, NULL);
+        if (pthread_equal(bg->th, pthread_self()))
+            pthread_detach(bg->th); /* started from its own done callback */
+        else
+            pthread_join(bg->th, NULL);
         bg->joinable = false;
     }
     forget_job(bg);

@@ -202,8 +202,11 @@ has err "1 new labels" && ok "retrain summary" || bad "retrain summary" "$(cat "
 check "retrained predict" "$INTENT" predict --model "$T/m2.intent" --top 2 "dim the lights in the hall"
 has out "LIGHTS" && ok "retrained model knows the new label" || bad "new label" "$(cat "$T/out")"
 rm -f "$T/bad.log"
-for i in 1 2 3 4 5 6; do "$INTENT" feedback --log "$T/bad.log" --labels MUSIC "what is the weather tomorrow $i" >/dev/null 2>&1; done
-check_fails "retrain refused" "not made" "$INTENT" retrain --model "$M" --feedback "$T/bad.log" --data examples/assistant.tsv --out "$T/m3.intent" --max-drop 0 --repeat 30 --quiet
+# corrections that contradict the data: most training texts relabelled MUSIC
+cut -f2 examples/assistant.tsv | head -n 150 | while IFS= read -r t; do
+    "$INTENT" feedback --log "$T/bad.log" --labels MUSIC "$t" >/dev/null 2>&1
+done
+check_fails "retrain refused" "not made" "$INTENT" retrain --model "$M" --feedback "$T/bad.log" --data examples/assistant.tsv --out "$T/m3.intent" --max-drop 0 --repeat 4 --quiet
 [ -e "$T/m3.intent" ] && bad "refused model not written" || ok "refused model not written"
 
 # export (ONNX) and featurize; tests/test_onnx.py runs the graph

@@ -78,16 +78,14 @@ def test_retrain_async_refusals(model_path, examples, tmp_path):
     m = intent.Model.load(model_path)
     log = corrections(tmp_path / "fb.log", [("SHOPPING", t) for t in SHOPPING])
     # feedback that contradicts the data: the new model scores worse, and is not served
-    wrong = corrections(tmp_path / "wrong.log",
-                        [("MUSIC", t) for t in ["can you see my screen", "what's on my screen",
-                                                "read the text on my screen",
-                                                "describe this picture", "look at my screen",
-                                                "what am I looking at"] * 4])
+    texts = [line.rstrip("\n").split("\t", 1)[1]
+             for line in (examples / "assistant.tsv").open(encoding="utf-8")][:150]
+    wrong = corrections(tmp_path / "wrong.log", [("MUSIC", t) for t in texts])
 
     async def rejected():
         with pytest.raises(intent.RejectedError) as e:
             await m.retrain_async(wrong, examples / "assistant.tsv", max_drop=0.0,
-                                  feedback_repeat=8)
+                                  feedback_repeat=4)
         return e.value
 
     e = asyncio.run(rejected())
