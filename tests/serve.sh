@@ -1,12 +1,12 @@
 #!/bin/sh
 # tests/serve.sh - `intent serve` end to end, over HTTP with curl: predictions (single,
 # batch, threshold, top, the same answers as `intent predict --json`), routing plans
-# (examples/components.json), 400 for each kind of bad input, 413, 404, 405, the bearer
-# token (401/200), feedback and a background retrain while predictions go on, /reload of
-# a corrupt file (the model stays, the answer says why), SIGHUP, the /metrics format
-# (cumulative histograms ending at +Inf, _sum, _count, trailing newline), and SIGTERM
-# (requests in flight answered, new connections refused, exit 0). Ends with
-# "N passed, M failed".
+# (examples/components.json, a dry run and --run-components), 400 for each kind of bad
+# input, 413, 404, 405, the bearer token (401/200), feedback and a background retrain
+# while predictions go on, /reload of a corrupt file (the model stays, the answer says
+# why), SIGHUP, the /metrics format (cumulative histograms ending at +Inf, _sum, _count,
+# trailing newline), and SIGTERM (requests in flight answered, new connections refused,
+# exit 0). Ends with "serve tests: N passed, M failed".
 BUILD=${BUILD:-build}
 INTENT="$BUILD/intent"
 PY=/usr/bin/python3
@@ -260,6 +260,17 @@ if start serve2.log --model "$M" --max-body 64; then
     [ "$STATUS" -eq 0 ] && ok "SIGINT: exit status 0" || bad "SIGINT exit status $STATUS"
 else
     bad "second server starts" "$(cat "$T/serve2.log")"
+fi
+
+# ---- --run-components: the registry's commands run ----
+if start serve3.log --model "$M" --components examples/components.json --run-components; then
+    body '{"text": "can you see my screen"}'; req POST /predict "$T/req"
+    expect "--run-components: plan carried out" 200 "d['plan']['ok'] and 'vision' in d['plan']['to_load']"
+    stop
+    grep -q "^load vision model" "$T/serve3.log" && ok "--run-components: the load command ran" \
+        || bad "--run-components: load command" "$(tail -n 5 "$T/serve3.log")"
+else
+    bad "third server starts" "$(cat "$T/serve3.log")"
 fi
 
 echo "serve tests: $pass passed, $fail failed"
