@@ -34,7 +34,7 @@ ifeq ($(UTF8PROC),)
 UTF8PROC := -lutf8proc
 endif
 LIBS     := $(UTF8PROC) -lm -lpthread
-CLI_LIBS := -lcjson   # the CLI's JSON (component registries); the library needs none
+CLI_LIBS := -lcjson -lmicrohttpd  # the CLI's JSON (registries, the server) and HTTP server; the library needs none
 
 LIB_SRC  := $(wildcard src/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
@@ -106,6 +106,14 @@ $(BUILD)/tests/kern_check_neon: $(KERN_SRC) $(wildcard include/*.h src/*.h)
 		$(AARCH64_CC) -std=c11 -D_GNU_SOURCE -O2 -static $(WARN) $(CPPFLAGS) -o $@ $(KERN_SRC) -lm; \
 	else rm -f $@; fi
 
+# The HTTP server's request handling (cli/http*.c, cli/metrics.c), without sockets: a
+# cmocka program of its own, since it links the CLI's server files and cJSON.
+SERVE_SRC := cli/http.c cli/http_json.c cli/metrics.c cli/registry.c cli/out.c
+SERVE_OBJ := $(SERVE_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/tests/http_check: $(BUILD)/tests/http/test_http.o $(BUILD)/tests/helpers.o $(SERVE_OBJ) $(BUILD)/libintent.a
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS) -lcjson
+
+test: $(BUILD)/tests/http_check
 test: all $(BUILD)/tests/run_tests $(BUILD)/tests/kern_check $(BUILD)/tests/kern_check_neon
 	@BUILD=$(BUILD) sh tests/run.sh
 
@@ -136,15 +144,18 @@ clean:
 # corpus in $(BUILD)/fuzz/work/ (new inputs land there, never in fuzz/corpus/); crashes
 # are written to $(BUILD)/fuzz/. `make test` replays fuzz/corpus/ through replay_*
 # binaries built with $(CC) and the normal flags (fuzz/replay.c), so no clang is needed.
-FUZZ_TARGETS := model data text
+# fuzz_http also needs the server's request handling from cli/ and cJSON: its rules follow.
+FUZZ_TARGETS := model data text http
+FUZZ_LIBONLY := model data text
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) $(CPPFLAGS)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/cl/%.o)
-FUZZ_OBJ     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/cl/fuzz/fuzz_%.o)
-FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
-FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+FUZZ_OBJ     := $(FUZZ_LIBONLY:%=$(BUILD)/fuzz/cl/fuzz/fuzz_%.o)
+FUZZ_BIN     := $(FUZZ_LIBONLY:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_REPLAY  := $(FUZZ_LIBONLY:%=$(BUILD)/fuzz/replay_%)
+FUZZ_HTTP_CL := $(SERVE_SRC:%.c=$(BUILD)/fuzz/cl/%.o) $(BUILD)/fuzz/cl/fuzz/fuzz_http.o
 
 # static pattern rules: $(BUILD)/fuzz/fuzz_model must not be mistaken for an object
 $(FUZZ_LIB_OBJ) $(FUZZ_OBJ): $(BUILD)/fuzz/cl/%.o: %.c $(wildcard include/*.h src/*.h)
@@ -157,15 +168,27 @@ $(FUZZ_BIN): $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/cl/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ
 $(FUZZ_REPLAY): $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libintent.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(FUZZ_HTTP_CL): $(BUILD)/fuzz/cl/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_http: $(FUZZ_HTTP_CL) $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS) -lcjson
+
+$(BUILD)/fuzz/replay_http: $(BUILD)/fuzz/fuzz_http.o $(BUILD)/fuzz/replay.o $(SERVE_OBJ) $(BUILD)/libintent.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcjson
+
 # Long texts only repeat work: the 256-word and 4096-n-gram caps are reached under 2 KB.
 FUZZ_OPTS_text := -max_len=2048
+# fuzz_http answers bodies over 4 KiB with 413 without reading them: a little past is enough.
+FUZZ_OPTS_http := -max_len=6144
 
-fuzz: $(FUZZ_BIN)
+fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/fuzz_http
 	$(foreach t,$(FUZZ_TARGETS),mkdir -p $(BUILD)/fuzz/work/$(t) && \
 		$(BUILD)/fuzz/fuzz_$(t) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/$(t)- -dict=fuzz/$(t).dict $(FUZZ_OPTS_$(t)) \
 		$(BUILD)/fuzz/work/$(t) fuzz/corpus/$(t) && ) true
 
-test: $(FUZZ_REPLAY)
+test: $(FUZZ_REPLAY) $(BUILD)/fuzz/replay_http
 
 .PHONY: fuzz

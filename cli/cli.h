@@ -90,5 +90,6 @@ int cmd_feedback(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_featurize(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const char USAGE[] =
     "  route     the components a command needs: what to load and to unload\n"
     "  export    write a model's networks as an ONNX graph, for other runtimes\n"
     "  featurize print the features of texts (the ONNX graph's input)\n"
+    "  serve     answer over HTTP: predictions, routing plans, feedback, reloads, metrics\n"
     "\n"
     "  --help     this text\n"
     "  --version  the version\n";
@@ -37,6 +38,7 @@ static const command COMMANDS[] = {
     {"route", cmd_route},
     {"export", cmd_export},
     {"featurize", cmd_featurize},
+    {"serve", cmd_serve},
 };
 
 int main(int argc, char **argv) {

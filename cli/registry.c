@@ -42,21 +42,42 @@ static void bad(const char *path, const char *fmt, ...) {
 
 /* Runs cmd with /bin/sh -c, its stdout sent to our stderr so that --json output stays one
  * clean object a line; INTENT_COMPONENT names the component. Returns the exit status (0
- * is success), 128 + signal when killed, 127 when it could not start. */
+ * is success), 128 + signal when killed, 127 when it could not start. Thread-safe (intent
+ * serve loads components from several threads): the child's environment is built here
+ * rather than with setenv(), which is not. */
 static int run_sh(const char *name, const char *cmd) {
+    static const char VAR[] = "INTENT_COMPONENT=";
     if (!cmd)
         return 0;
     fflush(stdout);
     fflush(stderr);
-    setenv("INTENT_COMPONENT", name, 1);
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa))
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = malloc((n + 2) * sizeof *env), *var = malloc(sizeof VAR + strlen(name));
+    if (!env || !var) {
+        free(env);
+        free(var);
         return 127;
-    posix_spawn_file_actions_adddup2(&fa, 2, 1);
-    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+    }
+    snprintf(var, sizeof VAR + strlen(name), "%s%s", VAR, name);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], VAR, sizeof VAR - 1) != 0)
+            env[k++] = environ[i];
+    env[k++] = var;
+    env[k] = NULL;
+    posix_spawn_file_actions_t fa;
+    int rc = posix_spawn_file_actions_init(&fa);
     pid_t pid;
-    int rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    if (!rc) {
+        posix_spawn_file_actions_adddup2(&fa, 2, 1);
+        char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+        rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, env);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    free(env);
+    free(var);
     if (rc)
         return 127;
     int st;

@@ -9,6 +9,7 @@ command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 command -v make >/dev/null 2>&1 || need="$need make"
 [ -f /usr/include/utf8proc.h ] || need="$need libutf8proc-dev"
 [ -f /usr/include/cjson/cJSON.h ] || need="$need libcjson-dev"
+[ -f /usr/include/microhttpd.h ] || need="$need libmicrohttpd-dev"
 if [ -n "$need" ]; then
     echo "== installing:$need"
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else

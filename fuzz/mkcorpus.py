@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""fuzz/mkcorpus.py - writes the seed corpora fuzz/corpus/{model,data,text}/.
+"""fuzz/mkcorpus.py - writes the seed corpora fuzz/corpus/{model,data,text,http}/.
 
     python3 fuzz/mkcorpus.py [build/intent]
 
@@ -322,6 +322,56 @@ def text_seeds():
     }
 
 
+def http_seeds():
+    """Requests for fuzz_http: "METHOD PATH", header lines, an empty line, the body."""
+    auth = "Authorization: Bearer tok\n"
+
+    def post(path, body, headers=""):
+        return "POST %s\n%s\n%s" % (path, headers, body)
+
+    return {
+        "predict-one": post("/predict", '{"text": "read me the document on my screen"}'),
+        "predict-bare": '{"text": "play some jazz", "top": 3}',
+        "predict-batch": post("/predict", '{"texts": ["play some jazz", "can you see this", "", "caf\\u00e9 \\ud83d\\ude00"], '
+                                          '"threshold": 0.3, "top": 2}'),
+        "predict-empty-batch": post("/predict", '{"texts": []}'),
+        "predict-threshold-0": post("/predict", '{"text": "open my documents and play jazz", "threshold": 0, "top": 0}'),
+        "predict-bad-json": post("/predict", '{"text": "play'),
+        "predict-trailing": post("/predict", '{"text": "play"} {}'),
+        "predict-bad-utf8": post("/predict", b'{"text": "play \xff\xfe \xc0\xaf \xed\xa0\x80"}'.decode("latin-1")).encode("latin-1"),
+        "predict-control": post("/predict", '{"text": "a\x01b"}'),
+        "predict-nul-escape": post("/predict", '{"text": "a\\u0000b"}'),
+        "predict-nul-byte": post("/predict", '{"text": "a"}\0'),
+        "predict-missing": post("/predict", '{"threshold": 0.5}'),
+        "predict-types": post("/predict", '{"text": ["x"], "top": "3", "threshold": null}'),
+        "predict-range": post("/predict", '{"text": "x", "top": 1e9, "threshold": -0.5}'),
+        "predict-both": post("/predict", '{"text": "x", "texts": ["y"]}'),
+        "predict-dup": post("/predict", '{"text": "x", "text": "y"}'),
+        "predict-unknown": post("/predict", '{"text": "x", "\\u00e9\u00e9": 1}'),
+        "predict-too-many": post("/predict", '{"texts": [%s]}' % ", ".join(['"x"'] * 17)),
+        "predict-long-text": post("/predict", '{"text": "%s"}' % ("word " * 60)),
+        "predict-too-large": post("/predict", '{"text": "%s"}' % ("a" * 4200)),
+        "predict-deep": post("/predict", '{"x": ' + "[" * 200 + "]" * 200 + "}"),
+        "feedback": post("/feedback", '{"text": "crank up the tunes", "labels": ["MUSIC"]}', auth),
+        "feedback-none-label": post("/feedback", '{"text": "book a table", "labels": ["oos", "MUSIC"]}', auth),
+        "feedback-unknown-label": post("/feedback", '{"text": "water the roses", "labels": ["GARDEN"]}', auth),
+        "feedback-bad-label": post("/feedback", '{"text": "x", "labels": ["a b", ""]}', auth),
+        "feedback-blank": post("/feedback", '{"text": " \\t ", "labels": ["MUSIC"]}', auth),
+        "feedback-no-token": post("/feedback", '{"text": "x", "labels": ["MUSIC"]}'),
+        "feedback-wrong-token": post("/feedback", '{"text": "x", "labels": ["MUSIC"]}', "Authorization: Bearer tok2\n"),
+        "retrain": post("/retrain", "", auth),
+        "reload": post("/reload", "", auth),
+        "reload-basic": post("/reload", "", "Authorization: Basic tok\n"),
+        "healthz": "GET /healthz\n\n",
+        "head-healthz": "HEAD /healthz\n\n",
+        "stats": "GET /stats\n\n",
+        "metrics": "GET /metrics\n\n",
+        "not-found": "GET /predict/../stats\n\n",
+        "wrong-method": "DELETE /predict\n\n",
+        "get-predict": "GET /predict\n\n{}",
+    }
+
+
 def write_all(folder, seeds):
     path = os.path.join(OUT, folder)
     os.makedirs(path, exist_ok=True)
@@ -335,6 +385,7 @@ def main():
     write_all("model", model_seeds(intent))
     write_all("data", data_seeds())
     write_all("text", text_seeds())
+    write_all("http", http_seeds())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # tests/run.sh - runs every test suite and ends with one line: "N passed, N failed".
 # Suites: the C tests (cmocka), the scalar-kernel rerun of some C tests, the SIMD kernel
 # checks (NEON under qemu when a cross compiler is installed), the CLI tests, the example
-# assistant's (tests/assistant.sh), the ONNX
+# assistant's (tests/assistant.sh), the HTTP server's request handling (cmocka) and
+# `intent serve` end to end (curl), the ONNX
 # export's test (tests/test_onnx.py), the feedback log's kill -9 test, the fuzz corpora
 # replayed (one pass per corpus file that runs clean), and the Python binding's tests
 # (pytest, python/tests).
@@ -62,6 +63,12 @@ BUILD=$BUILD sh tests/cli.sh 2>&1 | tee "$log"; tally "$log"
 echo "== examples/assistant: the pool and the component manager together (tests/assistant.sh)"
 BUILD=$BUILD sh tests/assistant.sh 2>&1 | tee "$log"; tally "$log"
 
+echo "== HTTP server: request handling without sockets ($BUILD/tests/http_check)"
+{ "$BUILD/tests/http_check" 2>&1; echo "exit status $?"; } | tee "$log"; tally "$log"
+
+echo "== HTTP server end to end: intent serve with curl (tests/serve.sh)"
+BUILD=$BUILD sh tests/serve.sh 2>&1 | tee "$log"; tally "$log"
+
 echo "== ONNX export: checker, NumPy evaluator, ONNX Runtime when in .ort/ (tests/test_onnx.py)"
 if [ -x /usr/bin/python3 ]; then
     BUILD=$BUILD /usr/bin/python3 tests/test_onnx.py 2>&1 | tee "$log"; tally "$log"
@@ -74,7 +81,7 @@ echo "== feedback log under kill -9 ($BUILD/tests/feedback_crash)"
 
 echo "== fuzz corpora replayed (fuzz/corpus/*, $BUILD/fuzz/replay_*)"
 fp=0; ff=0
-for t in model data text; do
+for t in model data text http; do
     "$BUILD/fuzz/replay_$t" "fuzz/corpus/$t" >"$log" 2>&1
     grep -v '^[0-9]* passed' "$log" | head -n 40
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
