@@ -230,8 +230,9 @@ typedef struct intent_train_opts {
     float label_smoothing;  /* gold targets are 1 - this (default 0) */
     float softmax_weight;   /* weight of an added softmax cross-entropy over the labels,
                                which sharpens their ranking (default 0) */
-    float average;          /* score and keep a moving average of the weights over about
-                               this many epochs (0 = the weights themselves; default 1) */
+    float average;          /* score and keep an average of the weights at the end of each
+                               epoch, each new epoch weighing 1 / (1 + average): about
+                               this many epochs back (0 = the weights themselves; default 1) */
     float dev_fraction;     /* held out of train when no dev set is given (default 0.1),
                                stratified by label; every label keeps a training example */
     int refit;              /* with a held-out slice: after early stopping, train again on

@@ -38,9 +38,8 @@ typedef struct trainer {
     intenti_prep tr, dev;
     float *idf;
     intenti_mlp net, am, av;   /* parameters and Adam moments */
-    intenti_mlp ema;           /* averaged parameters (o->average > 0): what is scored and kept */
-    uint32_t *ema_step;        /* [buckets]: the step each layer-0 row's average is current to */
-    float ema_decay;           /* per step: 1 - 1 / (average x steps an epoch) */
+    intenti_mlp avg;           /* average of the epochs' weights (o->average > 0): scored and kept */
+    bool averaging;
     intenti_mlp best[INTENT_MAX_NETS];
     uint32_t best_epoch[INTENT_MAX_NETS];
     float *g0;                 /* [g0_rows][width]: the step's layer-0 gradient, one compact
@@ -377,10 +376,8 @@ static int alloc_net(trainer *t) {
     if (!rc) rc = intenti_mlp_new(&t->am, size, L);
     if (!rc) rc = intenti_mlp_new(&t->av, size, L);
     if (!rc && o->average > 0.0f) {
-        rc = intenti_mlp_new(&t->ema, size, L);
-        t->ema_step = rc ? NULL : intenti_calloc(size[0], sizeof *t->ema_step);
-        if (!rc && !t->ema_step)
-            rc = INTENT_ERR_NOMEM;
+        rc = intenti_mlp_new(&t->avg, size, L);
+        t->averaging = rc == INTENT_OK;
     }
     for (uint32_t k = 0; !rc && k < o->n_nets; k++)
         rc = intenti_mlp_new(&t->best[k], size, L);
@@ -434,8 +431,7 @@ static void trainer_free(trainer *t) {
     intenti_mlp_free(&t->net);
     intenti_mlp_free(&t->am);
     intenti_mlp_free(&t->av);
-    intenti_mlp_free(&t->ema);
-    intenti_free(t->ema_step);
+    intenti_mlp_free(&t->avg);
     for (uint32_t k = 0; k < INTENT_MAX_NETS; k++)
         intenti_mlp_free(&t->best[k]);
     intenti_afree(t->g0);
@@ -540,11 +536,7 @@ static void phase_dense(void *arg, uint32_t tid, uint32_t T) {
             if (is_w && decay < 1.0f)
                 for (size_t i = lo; i < hi; i++)
                     w[i] *= decay;
-            if (t->ema_step) {
-                float *e = is_w ? t->ema.w[l] : t->ema.b[l], d = t->ema_decay;
-                for (size_t i = lo; i < hi; i++)
-                    e[i] = d * e[i] + (1.0f - d) * w[i];
-            }
+
         }
     }
 }
@@ -568,25 +560,19 @@ static void collect_rows(trainer *t) {
     }
 }
 
-/* Brings row's average, columns c0..c0+nc, from its step to `to`: over k steps of a
- * constant w, ema <- d^k ema + (1 - d^k) w. Exact, so idle rows cost nothing per step. */
-static void ema_catch_up(trainer *t, uint32_t row, size_t c0, size_t nc, uint32_t to) {
-    uint32_t from = t->ema_step[row];
-    if (to <= from)
-        return;
-    float dk = powf(t->ema_decay, (float)(to - from));
-    size_t at = (size_t)row * t->net.size[1] + c0;
-    float *e = t->ema.w[0] + at, *w = t->net.w[0] + at;
-    for (size_t c = 0; c < nc; c++)
-        e[c] = dk * e[c] + (1.0f - dk) * w[c];
-}
-
-static void phase_ema_sync(void *arg, uint32_t tid, uint32_t T) {
+/* Checkpoint averaging: at the end of each epoch, avg = (1 - a) avg + a w with
+ * a = 1 / (1 + average), the first epoch's weights as the start. Split by rows of every
+ * layer across threads; once an epoch, so it costs one pass over the parameters. */
+static void phase_average(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
-    uint32_t B = t->fs.buckets, lo = (uint32_t)((uint64_t)B * tid / T), hi = (uint32_t)((uint64_t)B * (tid + 1) / T);
-    for (uint32_t r = lo; r < hi; r++) {
-        ema_catch_up(t, r, 0, t->net.size[1], (uint32_t)t->step);
-        t->ema_step[r] = (uint32_t)t->step;
+    float a = t->epoch == 1 ? 1.0f : 1.0f / (1.0f + t->o->average);
+    for (uint32_t l = 0; l < t->net.n_layers; l++) {
+        size_t n = intenti_mlp_wsize(&t->net, l), lo = n * tid / T, hi = n * (tid + 1) / T;
+        for (size_t i = lo; i < hi; i++)
+            t->avg.w[l][i] += a * (t->net.w[l][i] - t->avg.w[l][i]);
+        if (tid == 0)
+            for (uint32_t i = 0; i < t->net.size[l + 1]; i++)
+                t->avg.b[l][i] += a * (t->net.b[l][i] - t->avg.b[l][i]);
     }
 }
 
@@ -617,24 +603,11 @@ static void phase_sparse(void *arg, uint32_t tid, uint32_t T) {
                 __builtin_prefetch(t->av.w[0] + next + c, 1);
             }
         }
-        if (t->ema_step) /* the average of a row idle since its last step: w was constant */
-            ema_catch_up(t, t->touched[r], c0, nc, (uint32_t)t->step - 1);
         adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + r * W + c0, nc);
         if (decay < 1.0f) /* decoupled weight decay (AdamW), on the rows in use */
             for (size_t c = 0; c < nc; c++)
                 t->net.w[0][at + c] *= decay;
-        if (t->ema_step) {
-            float *e = t->ema.w[0] + at, *w = t->net.w[0] + at, d = t->ema_decay;
-            for (size_t c = 0; c < nc; c++)
-                e[c] = d * e[c] + (1.0f - d) * w[c];
-        }
     }
-}
-
-/* After phase D: the touched rows' averages are current to this step. */
-static void ema_rows_done(trainer *t) {
-    for (uint32_t r = 0; r < t->n_touched; r++)
-        t->ema_step[t->touched[r]] = (uint32_t)t->step;
 }
 
 static double train_step(trainer *t, const uint32_t *batch, uint32_t bs) {
@@ -652,8 +625,6 @@ static double train_step(trainer *t, const uint32_t *batch, uint32_t bs) {
     intenti_team_run(t->team, phase_dense, t);
     collect_rows(t);
     intenti_team_run(t->team, phase_sparse, t);
-    if (t->ema_step)
-        ema_rows_done(t);
     t->t_bp += b - a;
     t->t_upd += now_s() - b;
     double loss = 0.0;
@@ -668,7 +639,7 @@ static void phase_eval(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
     const intenti_prep *p = &t->dev;
     intenti_net net;
-    intenti_mlp_view(t->ema_step ? &t->ema : &t->net, &net);
+    intenti_mlp_view(t->averaging ? &t->avg : &t->net, &net);
     float *h0 = t->eval_buf + (size_t)tid * 2 * t->max_width, *h1 = h0 + t->max_width;
     uint32_t lo = (uint32_t)((uint64_t)p->n * tid / T), hi = (uint32_t)((uint64_t)p->n * (tid + 1) / T);
     for (uint32_t i = lo; i < hi; i++) {
@@ -690,8 +661,6 @@ static void phase_eval(void *arg, uint32_t tid, uint32_t T) {
 
 static void evaluate_dev(trainer *t, double *loss, double *score) {
     double a = now_s();
-    if (t->ema_step) /* every row's average current before it is scored or kept */
-        intenti_team_run(t->team, phase_ema_sync, t);
     intenti_team_run(t->team, phase_eval, t);
     double sum = 0.0;
     for (uint32_t i = 0; i < t->dev.n; i++)
@@ -737,21 +706,10 @@ static void reset_net(trainer *t, uint32_t k, const float *freq) {
     }
     t->step = 0;
     t->net_k = k;
-    if (t->ema_step) { /* the average starts at the start, over about `average` epochs */
-        intenti_mlp_copy(&t->ema, &t->net);
-        memset(t->ema_step, 0, t->fs.buckets * sizeof *t->ema_step);
-        double steps = ceil((double)t->tr.n / t->o->batch) * t->o->average;
-        t->ema_decay = (float)(1.0 - 1.0 / (steps > 1.0 ? steps : 1.0));
-    }
 }
 
 /* The parameters that are scored and kept: the average when there is one. */
-static const intenti_mlp *kept(trainer *t) {
-    if (!t->ema_step)
-        return &t->net;
-    intenti_team_run(t->team, phase_ema_sync, t);
-    return &t->ema;
-}
+static const intenti_mlp *kept(trainer *t) { return t->averaging ? &t->avg : &t->net; }
 
 static void shuffle(uint32_t *a, uint32_t n, intenti_rng *r) {
     for (uint32_t i = n; i > 1; i--) {
@@ -798,6 +756,8 @@ static int train_net(trainer *t, uint32_t k, const float *freq) {
     for (uint32_t ep = 1; ep <= last && !rc; ep++) {
         t->epoch = ep;
         double loss = run_epoch(t, &r), dloss = -1.0, dscore = -1.0;
+        if (t->averaging)
+            intenti_team_run(t->team, phase_average, t);
         bool better = t->fixed != NULL;
         if (!t->fixed) {
             evaluate_dev(t, &dloss, &dscore);
@@ -818,8 +778,8 @@ static int train_net(trainer *t, uint32_t k, const float *freq) {
         return rc;
     /* the kept network's dev logits, for the ensemble, temperature and threshold */
     intenti_mlp_copy(&t->net, &t->best[k]);
-    if (t->ema_step)
-        intenti_mlp_copy(&t->ema, &t->best[k]);
+    if (t->averaging)
+        intenti_mlp_copy(&t->avg, &t->best[k]);
     double dl, ds;
     evaluate_dev(t, &dl, &ds);
     return rc;
