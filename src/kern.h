@@ -29,6 +29,10 @@ typedef struct intenti_kern {
      * in registers across all n rows, which is what makes the first layer cheap. */
     void (*accum)(float *h, size_t w, const float *base, const uint32_t *idx, const float *a, size_t n);
     void (*accum_i8)(float *h, size_t w, const int8_t *base, const uint32_t *idx, const float *a, size_t n);
+    /* Sparse gradient rows: g[rows[j] * stride + c] += a[j] * d[c] for c < w, j < n, in j
+     * order (rows may repeat). d stays in registers across the rows. */
+    void (*outer)(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d,
+                  size_t w);
     /* Adam on n parameters: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
      * w -= lr_t * m / (sqrt(v) + eps) */
     void (*adam)(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,

@@ -150,7 +150,39 @@ ACCUM_BLOCK(i8_8, int8_t, I8X8, 1)
 ACCUM_DISPATCH(accum, float, f32, AS_FLOAT)
 ACCUM_DISPATCH(accum_i8, int8_t, i8, AS_FLOAT)
 
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam};
+/* d's columns c..c+8*NB in registers; every row read, updated and written once a block. */
+#define OUTER_BLOCK(NAME, NB)                                                                      \
+    TARGET static void NAME(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, \
+                            const float *d) {                                                      \
+        __m256 dv[NB];                                                                             \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) dv[b] = _mm256_loadu_ps(d + 8 * b);  \
+        for (size_t j = 0; j < n; j++) {                                                           \
+            float *r = g + (size_t)rows[j] * stride;                                               \
+            __m256 va = _mm256_set1_ps(a[j]);                                                      \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                  \
+                _mm256_storeu_ps(r + 8 * b, _mm256_fmadd_ps(va, dv[b], _mm256_loadu_ps(r + 8 * b))); \
+        }                                                                                          \
+    }
+
+OUTER_BLOCK(outer_64, 8)
+OUTER_BLOCK(outer_32, 4)
+OUTER_BLOCK(outer_16, 2)
+OUTER_BLOCK(outer_8, 1)
+
+TARGET static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d,
+                         size_t w) {
+    size_t c = 0;
+    for (; c + 64 <= w; c += 64)
+        outer_64(g + c, stride, rows, a, n, d + c);
+    if (c + 32 <= w) { outer_32(g + c, stride, rows, a, n, d + c); c += 32; }
+    if (c + 16 <= w) { outer_16(g + c, stride, rows, a, n, d + c); c += 16; }
+    if (c + 8 <= w) { outer_8(g + c, stride, rows, a, n, d + c); c += 8; }
+    for (; c < w; c++)
+        for (size_t j = 0; j < n; j++)
+            g[(size_t)rows[j] * stride + c] = fmaf(a[j], d[c], g[(size_t)rows[j] * stride + c]);
+}
+
+static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else

@@ -144,7 +144,19 @@ TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, 
     }
 }
 
-static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, adam};
+TARGET static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d,
+                         size_t w) {
+    for (size_t c = 0; c < w; c += 16) { /* 16 columns of d in a register, every row */
+        __mmask16 k = w - c >= 16 ? (__mmask16)0xFFFF : tail_mask(w - c);
+        __m512 dv = _mm512_maskz_loadu_ps(k, d + c);
+        for (size_t j = 0; j < n; j++) {
+            float *r = g + (size_t)rows[j] * stride + c;
+            _mm512_mask_storeu_ps(r, k, _mm512_fmadd_ps(_mm512_set1_ps(a[j]), dv, _mm512_maskz_loadu_ps(k, r)));
+        }
+    }
+}
+
+static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};
 
 const intenti_kern *intenti_kern_avx512(void) { return &avx512; }
 #else

@@ -132,7 +132,21 @@ static void adam(float *w, float *m, float *v, const float *g, size_t n, float l
     }
 }
 
-static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam};
+static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d, size_t w) {
+    size_t c = 0;
+    for (; c + 4 <= w; c += 4) {
+        float32x4_t dv = vld1q_f32(d + c);
+        for (size_t j = 0; j < n; j++) {
+            float *r = g + (size_t)rows[j] * stride + c;
+            vst1q_f32(r, vfmaq_f32(vld1q_f32(r), dv, vdupq_n_f32(a[j])));
+        }
+    }
+    for (; c < w; c++)
+        for (size_t j = 0; j < n; j++)
+            g[(size_t)rows[j] * stride + c] = fmaf(a[j], d[c], g[(size_t)rows[j] * stride + c]);
+}
+
+static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};
 
 const intenti_kern *intenti_kern_neon(void) { return &neon; }
 #else

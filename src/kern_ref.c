@@ -46,4 +46,9 @@ static void accum_i8(float *h, size_t w, const int8_t *base, const uint32_t *idx
         axpy_i8(h, base + (size_t)idx[j] * w, a[j], w);
 }
 
-const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, adam};
+static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d, size_t w) {
+    for (size_t j = 0; j < n; j++)
+        axpy(g + (size_t)rows[j] * stride, d, a[j], w);
+}
+
+const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};

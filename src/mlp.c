@@ -83,7 +83,8 @@ static uint32_t max_width(const intenti_mlp *m) {
 int intenti_mlp_ws_new(intenti_mlp_ws *ws, const intenti_mlp *m) {
     memset(ws, 0, sizeof *ws);
     size_t wmax = max_width(m) * sizeof(float);
-    bool ok = (ws->d0 = intenti_aalloc(wmax)) && (ws->d1 = intenti_aalloc(wmax));
+    bool ok = (ws->d0 = intenti_aalloc(wmax)) && (ws->d1 = intenti_aalloc(wmax)) &&
+              (ws->on = intenti_aalloc(wmax)) && (ws->on_val = intenti_aalloc(wmax));
     for (uint32_t l = 0; ok && l < m->n_layers; l++) {
         size_t n = m->size[l + 1] * sizeof(float);
         ok = (ws->z[l] = intenti_aalloc(n)) && (ws->a[l] = intenti_aalloc(n)) &&
@@ -110,6 +111,8 @@ void intenti_mlp_ws_free(intenti_mlp_ws *ws, const intenti_mlp *m) {
     }
     intenti_afree(ws->d0);
     intenti_afree(ws->d1);
+    intenti_afree(ws->on);
+    intenti_afree(ws->on_val);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -135,15 +138,17 @@ static void forward(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern
                     const float *vals, uint32_t n, float p, intenti_rng *rng) {
     uint32_t h = m->size[1];
     memcpy(ws->z[0], m->b[0], h * sizeof(float));
-    for (uint32_t j = 0; j < n; j++)
-        k->axpy(ws->z[0], m->w[0] + (size_t)ids[j] * h, vals[j], h);
+    k->accum(ws->z[0], h, m->w[0], ids, vals, n); /* the register-blocked sparse sum */
     for (uint32_t l = 1; l < m->n_layers; l++) {
-        uint32_t n_in = m->size[l], n_out = m->size[l + 1];
+        uint32_t n_in = m->size[l], n_out = m->size[l + 1], n_on = 0;
         activate(ws->z[l - 1], ws->a[l - 1], ws->mask[l - 1], n_in, p, rng);
+        for (uint32_t i = 0; i < n_in; i++) /* the units ReLU and dropout left on */
+            if (ws->a[l - 1][i] != 0.0f) {
+                ws->on[n_on] = i;
+                ws->on_val[n_on++] = ws->a[l - 1][i];
+            }
         memcpy(ws->z[l], m->b[l], n_out * sizeof(float));
-        for (uint32_t i = 0; i < n_in; i++)
-            if (ws->a[l - 1][i] != 0.0f)
-                k->axpy(ws->z[l], m->w[l] + (size_t)i * n_out, ws->a[l - 1][i], n_out);
+        k->accum(ws->z[l], n_out, m->w[l], ws->on, ws->on_val, n_on);
     }
 }
 

@@ -29,6 +29,8 @@ typedef struct intenti_mlp_ws {
     float *a[INTENTI_MAX_LAYERS];     /* hidden outputs after ReLU and dropout */
     float *mask[INTENTI_MAX_LAYERS];  /* dropout multipliers: 0 or 1/(1-p) */
     float *d0, *d1;                   /* deltas, [max width] */
+    uint32_t *on;                     /* [max width] units a layer passes on (non-zero) ... */
+    float *on_val;                    /* ... and their values */
     float *gw[INTENTI_MAX_LAYERS];    /* gw[0] unused */
     float *gb[INTENTI_MAX_LAYERS];
     double loss;                      /* summed BCE of the examples seen since zeroing */

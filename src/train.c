@@ -39,6 +39,9 @@ typedef struct trainer {
     float *idf;
     intenti_mlp net, am, av;   /* parameters and Adam moments */
     intenti_mlp avg;           /* average of the epochs' weights (o->average > 0): scored and kept */
+    float *mv0;                /* [buckets][2][width]: layer 0's Adam moments, m and v of a row
+                                  side by side (am/av hold the other layers'), so the sparse
+                                  update touches two memory regions a row instead of three */
     bool averaging;
     intenti_mlp best[INTENT_MAX_NETS];
     uint32_t best_epoch[INTENT_MAX_NETS];
@@ -375,6 +378,13 @@ static int alloc_net(trainer *t) {
     int rc = intenti_mlp_new(&t->net, size, L);
     if (!rc) rc = intenti_mlp_new(&t->am, size, L);
     if (!rc) rc = intenti_mlp_new(&t->av, size, L);
+    if (!rc) {
+        intenti_afree(t->am.w[0]);
+        intenti_afree(t->av.w[0]);
+        t->am.w[0] = t->av.w[0] = NULL;
+        t->mv0 = intenti_aalloc(2 * rows_x_width * sizeof(float));
+        rc = t->mv0 ? INTENT_OK : INTENT_ERR_NOMEM;
+    }
     if (!rc && o->average > 0.0f) {
         rc = intenti_mlp_new(&t->avg, size, L);
         t->averaging = rc == INTENT_OK;
@@ -432,6 +442,7 @@ static void trainer_free(trainer *t) {
     intenti_mlp_free(&t->am);
     intenti_mlp_free(&t->av);
     intenti_mlp_free(&t->avg);
+    intenti_afree(t->mv0);
     for (uint32_t k = 0; k < INTENT_MAX_NETS; k++)
         intenti_mlp_free(&t->best[k]);
     intenti_afree(t->g0);
@@ -586,24 +597,23 @@ static void phase_sparse(void *arg, uint32_t tid, uint32_t T) {
         return;
     for (uint32_t r = 0; r < t->n_touched; r++)
         memset(t->g0 + r * W + c0, 0, nc * sizeof(float));
-    for (uint32_t e = 0; e < t->bs; e++) {
-        const float *d = t->delta0 + e * W + c0;
-        const uint32_t *fs = t->bx_slot + (size_t)e * t->max_nnz;
-        for (uint32_t j = 0; j < t->bx_n[e]; j++)
-            t->k->axpy(t->g0 + fs[j] * W + c0, d, t->bx_vals[e][j], nc);
-    }
+    for (uint32_t e = 0; e < t->bs; e++)
+        t->k->outer(t->g0 + c0, W, t->bx_slot + (size_t)e * t->max_nnz, t->bx_vals[e], t->bx_n[e],
+                    t->delta0 + e * W + c0, nc);
     float decay = 1.0f - t->adam.lr * t->o->weight_decay;
     for (uint32_t r = 0; r < t->n_touched; r++) {
         size_t at = t->touched[r] * W + c0;
         if (r + PREFETCH < t->n_touched) { /* rows are scattered: ask for them early */
             size_t next = t->touched[r + PREFETCH] * W + c0;
+            float *mv = t->mv0 + 2 * (size_t)t->touched[r + PREFETCH] * W + c0;
             for (size_t c = 0; c < nc; c += 16) {
                 __builtin_prefetch(t->net.w[0] + next + c, 1);
-                __builtin_prefetch(t->am.w[0] + next + c, 1);
-                __builtin_prefetch(t->av.w[0] + next + c, 1);
+                __builtin_prefetch(mv + c, 1);
+                __builtin_prefetch(mv + W + c, 1);
             }
         }
-        adam(t, t->net.w[0] + at, t->am.w[0] + at, t->av.w[0] + at, t->g0 + r * W + c0, nc);
+        float *m = t->mv0 + 2 * (size_t)t->touched[r] * W + c0;
+        adam(t, t->net.w[0] + at, m, m + W, t->g0 + r * W + c0, nc);
         if (decay < 1.0f) /* decoupled weight decay (AdamW), on the rows in use */
             for (size_t c = 0; c < nc; c++)
                 t->net.w[0][at + c] *= decay;
@@ -698,7 +708,13 @@ static void reset_net(trainer *t, uint32_t k, const float *freq) {
     intenti_mlp_init(&t->net, &r, freq);
     if (t->warm)
         intenti_warm_init(t->warm, k, &t->net);
+    memset(t->mv0, 0, 2 * intenti_mlp_wsize(&t->net, 0) * sizeof(float));
     for (uint32_t l = 0; l < t->net.n_layers; l++) {
+        if (l == 0) {
+            memset(t->am.b[0], 0, t->net.size[1] * sizeof(float));
+            memset(t->av.b[0], 0, t->net.size[1] * sizeof(float));
+            continue;
+        }
         memset(t->am.w[l], 0, intenti_mlp_wsize(&t->net, l) * sizeof(float));
         memset(t->av.w[l], 0, intenti_mlp_wsize(&t->net, l) * sizeof(float));
         memset(t->am.b[l], 0, t->net.size[l + 1] * sizeof(float));

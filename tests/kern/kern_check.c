@@ -113,6 +113,24 @@ static void check_accum(const intenti_kern *k) {
     }
     check(k->name, "accum", ok_f);
     check(k->name, "accum_i8", ok_q);
+    /* outer: rows may repeat; the reference adds them in order */
+    static float g0[ROWS * MAXW + 8], g1[ROWS * MAXW + 8], d[MAXW + 8];
+    int ok_o = 1;
+    for (int trial = 0; trial < 200; trial++) {
+        size_t w = 1 + intenti_rng_below(&r, MAXW), n = intenti_rng_below(&r, 64), stride = w + intenti_rng_below(&r, 8);
+        for (size_t i = 0; i < ROWS * MAXW + 8; i++)
+            g0[i] = g1[i] = rnd(&r);
+        for (size_t c = 0; c < w; c++)
+            d[c] = rnd(&r);
+        for (size_t j = 0; j < n; j++) {
+            idx[j] = intenti_rng_below(&r, 16); /* few rows: many repeats */
+            a[j] = rnd(&r);
+        }
+        intenti_kern_ref.outer(g0, stride, idx, a, n, d, w);
+        k->outer(g1, stride, idx, a, n, d, w);
+        ok_o &= close_enough(g1, g0, 16 * stride + 8, 1e-5f, 64.0f * 100.0f * 100.0f / 1000.0f);
+    }
+    check(k->name, "outer", ok_o);
 }
 
 static int runs(const char *name) {
