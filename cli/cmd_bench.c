@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static const char USAGE[] =
-    "usage: intent bench --model MODEL [--data FILE] [--threads N] [--seconds S] [--json] [--pool]\n"
+    "usage: intent bench --model MODEL [--data FILE] [--threads N] [--seconds S] [--json] [--no-pool]\n"
     "\n"
     "Measures cold start (load + first answer), single-query latency (p50, p95, p99, max),\n"
     "batch throughput for 1..N threads, resident memory and model size, and names the\n"
@@ -26,9 +26,8 @@ static const char USAGE[] =
     "  --threads N     largest thread count for throughput (default: all cores)\n"
     "  --seconds S     time per measurement (default 1)\n"
     "  --json          one JSON object\n"
-    "  --pool          then answer through the async pool (intent_pool, --threads workers) for\n"
-    "                  --seconds and print its serving stats: answers/s, latency from submit\n"
-    "                  to answer, batches, answers per label, memory (to stderr with --json)\n";
+    "  --no-pool       skip the last pass: answering through the async pool (intent_pool,\n"
+    "                  --threads workers), which prints the serving stats\n";
 
 typedef struct texts {
     char **s;
@@ -225,7 +224,7 @@ typedef struct bench_cli {
     uint32_t threads;
     float seconds;
     int json;
-    int pool;      /* --pool: also through intent_pool, with its stats (bench_pool.c) */
+    int no_pool;   /* --no-pool: skip answering through intent_pool with its stats (bench_pool.c) */
 } bench_cli;
 
 static void report(const bench_cli *c, const intent_model *m, size_t model_bytes, double cold_ms,
@@ -261,7 +260,7 @@ int cmd_bench(int argc, char **argv) {
     const opt opts[] = {
         {"--model", OPT_STR, &c.model, 0, 0}, {"--data", OPT_STR, &c.data, 0, 0}, {"--plain", OPT_STR, &c.plain, 0, 0},
         {"--threads", OPT_U32, &c.threads, 1, 256}, {"--seconds", OPT_F32, &c.seconds, 0.01, 600},
-        {"--json", OPT_FLAG, &c.json, 0, 0}, {"--pool", OPT_FLAG, &c.pool, 0, 0},
+        {"--json", OPT_FLAG, &c.json, 0, 0}, {"--no-pool", OPT_FLAG, &c.no_pool, 0, 0},
     };
     const char *pos[1];
     size_t n_pos;
@@ -299,7 +298,7 @@ int cmd_bench(int argc, char **argv) {
     intent_model_bytes(m, &bytes, &model_bytes);
     if (!rc)
         report(&c, m, model_bytes, cold, &lat, tput, c.threads, rss_kb("VmRSS:"), rss_kb("VmHWM:"));
-    if (!rc && c.pool)
+    if (!rc && !c.no_pool)
         rc = bench_pool(c.model, t.s, t.len, t.n, c.threads, c.seconds, c.json ? stderr : stdout);
     intent_model_free(m);
     for (size_t i = 0; i < t.n; i++)
