@@ -53,6 +53,13 @@ void lines_init(line_reader *r, int fd, FILE *flush);
 int lines_next(line_reader *r, char **line, size_t *len);
 void lines_free(line_reader *r);
 
+/* Calls fn(user, text, len) for the words of pos joined by spaces (one text), or, with
+ * no words, for each line of stdin as it arrives (skipping empty ones if skip_empty).
+ * fn returns 0, > 0 (a failure that does not stop the others) or < 0 (stop). Returns -1
+ * if stopped or stdin failed (said as "intent CMD: ..."), else the OR of fn's returns. */
+typedef int (*text_fn)(void *user, const char *text, size_t len);
+int for_each_text(const char *cmd, const char *const *pos, size_t n_pos, bool skip_empty, text_fn fn, void *user);
+
 /* ---- component registries from JSON (registry.c) ---- */
 typedef struct registry_cmds {
     char *load, *unload;   /* shell commands, or NULL */

@@ -32,7 +32,8 @@ typedef struct featurize_cli {
     float *confs;      /* [n_labels] */
 } featurize_cli;
 
-static int answer(featurize_cli *c, const char *text, size_t len) {
+static int answer(void *user, const char *text, size_t len) {
+    featurize_cli *c = user;
     size_t n, n_lab = intent_model_n_labels(c->m);
     int rc = intent_featurize(c->m, c->ctx, text, len, c->ids, c->weights, INTENT_MAX_FEATURES, &n);
     if (!rc && c->conf)
@@ -70,41 +71,6 @@ static int answer(featurize_cli *c, const char *text, size_t len) {
     return 0;
 }
 
-static int answer_args(featurize_cli *c, const char **pos, size_t n_pos) {
-    size_t total = 0;
-    for (size_t i = 0; i < n_pos; i++)
-        total += strlen(pos[i]) + 1;
-    char *text = malloc(total + 1);
-    if (!text)
-        return -1;
-    size_t at = 0;
-    for (size_t i = 0; i < n_pos; i++) {
-        size_t n = strlen(pos[i]);
-        memcpy(text + at, pos[i], n);
-        at += n;
-        text[at++] = ' ';
-    }
-    int rc = answer(c, text, at ? at - 1 : 0);
-    free(text);
-    return rc;
-}
-
-static int answer_stdin(featurize_cli *c) {
-    line_reader r;
-    lines_init(&r, STDIN_FILENO, stdout);
-    char *line;
-    size_t len;
-    int got, rc = 0;
-    while (rc == 0 && (got = lines_next(&r, &line, &len)) == 1)
-        rc = answer(c, line, len);
-    if (rc == 0 && got < 0) {
-        fail_msg("featurize", "reading stdin failed");
-        rc = -1;
-    }
-    lines_free(&r);
-    return rc;
-}
-
 int cmd_featurize(int argc, char **argv) {
     const char *model = NULL;
     featurize_cli c;
@@ -136,9 +102,9 @@ int cmd_featurize(int argc, char **argv) {
     c.ids = malloc(INTENT_MAX_FEATURES * sizeof *c.ids);
     c.weights = malloc(INTENT_MAX_FEATURES * sizeof *c.weights);
     c.confs = malloc(intent_model_n_labels(m) * sizeof *c.confs);
-    int rc = !c.ids || !c.weights || !c.confs || intent_ctx_new(m, &c.ctx) ? -1
-             : n_pos                                                        ? answer_args(&c, pos, n_pos)
-                                                                            : answer_stdin(&c);
+    int rc = !c.ids || !c.weights || !c.confs || intent_ctx_new(m, &c.ctx)
+                 ? -1
+                 : for_each_text("featurize", pos, n_pos, false, answer, &c);
     fflush(stdout);
     intent_ctx_free(c.ctx);
     free(c.ids);

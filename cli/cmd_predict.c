@@ -77,7 +77,8 @@ static void print_text(const predict_cli *c, size_t n_top, size_t n_over) {
     fputc('\n', stdout);
 }
 
-static int answer(predict_cli *c, const char *text, size_t len) {
+static int answer(void *user, const char *text, size_t len) {
+    predict_cli *c = user;
     size_t n_top, n_over;
     double t0 = c->timing ? mono_s() : 0.0;
     int rc = c->svc ? intent_service_predict(c->svc, &c->lease, c->ctx, text, len, c->threshold, c->scores, c->cap,
@@ -97,41 +98,6 @@ static int answer(predict_cli *c, const char *text, size_t len) {
     else
         print_text(c, n_top, n_over);
     return 0;
-}
-
-static int answer_args(predict_cli *c, const char **pos, size_t n_pos) {
-    size_t total = 0;
-    for (size_t i = 0; i < n_pos; i++)
-        total += strlen(pos[i]) + 1;
-    char *text = malloc(total + 1);
-    if (!text)
-        return -1;
-    size_t at = 0;
-    for (size_t i = 0; i < n_pos; i++) {
-        size_t n = strlen(pos[i]);
-        memcpy(text + at, pos[i], n);
-        at += n;
-        text[at++] = ' ';
-    }
-    int rc = answer(c, text, at ? at - 1 : 0);
-    free(text);
-    return rc;
-}
-
-static int answer_stdin(predict_cli *c) {
-    line_reader r;
-    lines_init(&r, STDIN_FILENO, stdout);
-    char *line;
-    size_t len;
-    int got, rc = 0;
-    while (rc == 0 && (got = lines_next(&r, &line, &len)) == 1)
-        rc = answer(c, line, len);
-    if (rc == 0 && got < 0) {
-        fail_msg("predict", "reading stdin failed");
-        rc = -1;
-    }
-    lines_free(&r);
-    return rc;
 }
 
 /* --stats: the model is loaded into a service, so load time, version and every answer
@@ -195,7 +161,7 @@ int cmd_predict(int argc, char **argv) {
     if (c.cap > intent_model_n_labels(c.m))
         c.cap = intent_model_n_labels(c.m);
     c.scores = malloc(intent_model_n_labels(c.m) * sizeof *c.scores);
-    int rc = !c.scores || intent_ctx_new(c.m, &c.ctx) ? -1 : n_pos ? answer_args(&c, pos, n_pos) : answer_stdin(&c);
+    int rc = !c.scores || intent_ctx_new(c.m, &c.ctx) ? -1 : for_each_text("predict", pos, n_pos, false, answer, &c);
     fflush(stdout);
     if (c.svc)
         print_stats(&c);

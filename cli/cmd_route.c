@@ -194,7 +194,8 @@ static void print_json(const route_cli *c, const char *text, size_t n_lab, const
 
 /* ---- one command ---- */
 
-static int answer(route_cli *c, const char *text, size_t len) {
+static int answer(void *user, const char *text, size_t len) {
+    route_cli *c = user;
     size_t n_top, n_over, n_labels = intent_model_n_labels(c->m);
     if (intent_predict(c->m, c->ctx, text, len, c->threshold, c->scores, n_labels, &n_top, &n_over)) {
         fail_msg("route", "prediction failed");
@@ -239,49 +240,6 @@ static int answer(route_cli *c, const char *text, size_t len) {
     intent_components_release(c->reg.comps, &p); /* the command is done: its components idle */
     intent_plan_free(&p);
     return rc ? 1 : 0;
-}
-
-static int answer_args(route_cli *c, const char **pos, size_t n_pos) {
-    size_t total = 0;
-    for (size_t i = 0; i < n_pos; i++)
-        total += strlen(pos[i]) + 1;
-    char *text = malloc(total + 1);
-    if (!text)
-        return -1;
-    size_t at = 0;
-    for (size_t i = 0; i < n_pos; i++) {
-        size_t n = strlen(pos[i]);
-        memcpy(text + at, pos[i], n);
-        at += n;
-        text[at++] = ' ';
-    }
-    int rc = answer(c, text, at ? at - 1 : 0);
-    free(text);
-    return rc;
-}
-
-static int answer_stdin(route_cli *c) {
-    line_reader r;
-    lines_init(&r, STDIN_FILENO, stdout);
-    char *line;
-    size_t len;
-    int got, rc = 0;
-    while ((got = lines_next(&r, &line, &len)) == 1) {
-        if (!len)
-            continue;
-        int one = answer(c, line, len);
-        if (one < 0) {
-            rc = -1;
-            break;
-        }
-        rc |= one;
-    }
-    if (rc >= 0 && got < 0) {
-        fail_msg("route", "reading stdin failed");
-        rc = -1;
-    }
-    lines_free(&r);
-    return rc;
 }
 
 /* ---- setup ---- */
@@ -396,7 +354,7 @@ int cmd_route(int argc, char **argv) {
         fail_msg("route", "out of memory");
         goto done;
     }
-    rc = n_pos ? answer_args(&c, pos, n_pos) : answer_stdin(&c);
+    rc = for_each_text("route", pos, n_pos, true, answer, &c);
     rc = rc ? 1 : 0;
 done:
     fflush(stdout);

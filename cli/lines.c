@@ -69,3 +69,47 @@ int lines_next(line_reader *r, char **line, size_t *len) {
             return -1;
     }
 }
+
+/* The words of pos joined by spaces as one text; else each line of stdin, streaming. */
+int for_each_text(const char *cmd, const char *const *pos, size_t n_pos, bool skip_empty, text_fn fn, void *user) {
+    if (n_pos) {
+        size_t total = 1;
+        for (size_t i = 0; i < n_pos; i++)
+            total += strlen(pos[i]) + 1;
+        char *text = malloc(total);
+        if (!text)
+            return -1;
+        size_t at = 0;
+        for (size_t i = 0; i < n_pos; i++) {
+            size_t n = strlen(pos[i]);
+            memcpy(text + at, pos[i], n);
+            at += n;
+            text[at++] = ' ';
+        }
+        text[at ? at - 1 : 0] = '\0';
+        int rc = fn(user, text, at ? at - 1 : 0);
+        free(text);
+        return rc < 0 ? -1 : rc;
+    }
+    line_reader r;
+    lines_init(&r, STDIN_FILENO, stdout);
+    char *line;
+    size_t len;
+    int got, rc = 0;
+    while ((got = lines_next(&r, &line, &len)) == 1) {
+        if (skip_empty && !len)
+            continue;
+        int one = fn(user, line, len);
+        if (one < 0) {
+            rc = -1;
+            break;
+        }
+        rc |= one;
+    }
+    if (rc >= 0 && got < 0) {
+        fail_msg(cmd, "reading stdin failed");
+        rc = -1;
+    }
+    lines_free(&r);
+    return rc;
+}
