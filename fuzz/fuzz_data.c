@@ -7,21 +7,12 @@
  * distinct, valid label ids; a failed read says why and keeps nothing of the input (the
  * AUTO pass reads into a dataset that already holds one example, to test the rollback).
  */
+#include "fuzz.h"
 #include "intent_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                            \
-    do {                                                                                    \
-        if (!(c)) {                                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);           \
-            abort();                                                                        \
-        }                                                                                   \
-    } while (0)
 
 static void check_dataset(const intent_dataset *ds) {
     size_t n_labels = intent_dataset_n_labels(ds);

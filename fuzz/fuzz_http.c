@@ -16,6 +16,7 @@
  * bodies parse, and every 4xx/5xx carries "error" and "message" strings; 405 says Allow,
  * 401 asks for Bearer; a 200 /predict holds labels and top (or results).
  */
+#include "fuzz.h"
 #include "../cli/http.h"
 
 #include <cjson/cJSON.h>
@@ -23,17 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                            \
-    do {                                                                                    \
-        if (!(c)) {                                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);           \
-            abort();                                                                        \
-        }                                                                                   \
-    } while (0)
 
 static const char TRAIN[] =
     "MUSIC\tplay some jazz\nMUSIC\tnext song please\nMUSIC\tturn the music up\n"

@@ -12,21 +12,12 @@
  * a failed load leaves *out NULL and a message; top labels are valid ids, best first,
  * with confidences in [0, 1].
  */
+#include "fuzz.h"
 #include "intent_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                            \
-    do {                                                                                    \
-        if (!(c)) {                                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);           \
-            abort();                                                                        \
-        }                                                                                   \
-    } while (0)
 
 static const char *const TEXTS[] = {
     "read me the document on my screen", "Café MÜSIC \xEF\xAC\x81le \xE6\x97\xA5\xE6\x9C\xAC", "",

@@ -13,23 +13,13 @@
  * weights of L2 norm 1 or an empty vector) and that a context keeps no state from one
  * call to the next: a text predicts the same bytes before and after a call on the other model.
  */
+#include "fuzz.h"
 #include "intent_impl.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                            \
-    do {                                                                                    \
-        if (!(c)) {                                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);           \
-            abort();                                                                        \
-        }                                                                                   \
-    } while (0)
 
 static const char TRAIN[] =
     "MUSIC\tplay some jazz\nMUSIC\tnext song please\nMUSIC\tmonte le son de la musique\n"

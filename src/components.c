@@ -468,8 +468,8 @@ uint64_t intenti_comps_victims(const intent_components *c, const uint8_t *mark, 
     return freed;
 }
 
-int intenti_comps_check(const intent_components *c, const intenti_labelset *ls,
-                        const intent_plan *out, intent_error *err) {
+static int check(const intent_components *c, const intenti_labelset *ls,
+                 const intent_plan *out, intent_error *err) {
     if (!c || !out)
         return intenti_err(err, INTENT_ERR_ARG, "components: registry or plan is NULL");
     if (!c->valid)
@@ -480,14 +480,22 @@ int intenti_comps_check(const intent_components *c, const intenti_labelset *ls,
     return INTENT_OK;
 }
 
-static int plan(intent_components *c, const intenti_labelset *ls, intent_plan *out,
-                intent_error *err) {
+int intenti_plan_begin(const intent_components *c, const intenti_labelset *ls, intent_plan *out,
+                       uint8_t **mark, intent_error *err) {
     if (out)
         memset(out, 0, sizeof *out);
-    int rc = intenti_comps_check(c, ls, out, err);
-    uint8_t *mark;
-    if (rc || (rc = intenti_plan_alloc(out, c->n, &mark)))
+    int rc = check(c, ls, out, err);
+    if (rc || (rc = intenti_plan_alloc(out, c->n, mark)))
         return rc == INTENT_ERR_NOMEM ? intenti_err(err, rc, "components: out of memory") : rc;
+    return INTENT_OK;
+}
+
+static int plan(intent_components *c, const intenti_labelset *ls, intent_plan *out,
+                intent_error *err) {
+    uint8_t *mark;
+    int rc = intenti_plan_begin(c, ls, out, &mark, err);
+    if (rc)
+        return rc;
     uint64_t now = intenti_comps_now(c);
     pthread_mutex_lock(&c->mu);
     intenti_comps_required(c, ls, mark, out);

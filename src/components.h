@@ -81,8 +81,9 @@ INTENTI_HIDDEN uint64_t intenti_comps_required(const intent_components *c, const
 INTENTI_HIDDEN uint64_t intenti_comps_victims(const intent_components *c, const uint8_t *mark,
                                               uint64_t now, uint64_t taken, intent_plan *p);
 
-/* Checks that the registry is validated and the arguments are there. */
-INTENTI_HIDDEN int intenti_comps_check(const intent_components *c, const intenti_labelset *ls,
-                                       const intent_plan *out, intent_error *err);
+/* Starts a plan: clears *out, checks that the registry is validated and the arguments are
+ * there, and allocates out's arrays and *mark (c->n bytes, inside out's allocation). */
+INTENTI_HIDDEN int intenti_plan_begin(const intent_components *c, const intenti_labelset *ls,
+                                      intent_plan *out, uint8_t **mark, intent_error *err);
 
 #endif /* INTENT_COMPONENTS_H */

@@ -111,12 +111,10 @@ static bool bring_up(intent_components *c, uint32_t id, const uint8_t *mark, int
 
 static int acquire(intent_components *c, const intenti_labelset *ls, intent_plan *out,
                    intent_error *err) {
-    if (out)
-        memset(out, 0, sizeof *out);
-    int rc = intenti_comps_check(c, ls, out, err);
     uint8_t *mark;
-    if (rc || (rc = intenti_plan_alloc(out, c->n, &mark)))
-        return rc == INTENT_ERR_NOMEM ? intenti_err(err, rc, "components: out of memory") : rc;
+    int rc = intenti_plan_begin(c, ls, out, &mark, err);
+    if (rc)
+        return rc;
     uint64_t now = intenti_comps_now(c);
 
     /* 1. hold the required components, pick and mark the victims */

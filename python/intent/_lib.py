@@ -223,6 +223,7 @@ STRUCTS = (Error, EpochReport, TrainOpts, Score, LabelEval, Eval, FeedbackStats,
            Lease, LabelCount, Stats, Result)
 
 S = TypeVar("S", bound=Structure)
+T = TypeVar("T", bound="Handle")
 
 
 def new_struct(cls: Type[S]) -> S:
@@ -404,3 +405,33 @@ def status_str(status: int) -> str:
 version: str = text(lib.intent_version()) or "?"
 if not version.startswith("0."):
     raise ImportError(f"intent: {path} is version {version}; this binding speaks 0.x")
+
+
+class Handle:
+    """A Python object owning one library handle in self._h (None once closed).
+
+    Subclasses set _WHAT (for the "closed" error) and define close(), which must be safe
+    to call twice and on a half-made object (__init__ may have failed before _h was set).
+    """
+    _WHAT = "handle"
+    _h: Optional[int] = None
+
+    def _handle(self) -> int:
+        if self._h is None:
+            raise ValueError(f"the {self._WHAT} is closed")
+        return self._h
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone already
+            pass

@@ -48,7 +48,7 @@ def _format(fmt: Union[str, int]) -> int:
             from None
 
 
-class Dataset:
+class Dataset(_lib.Handle):
     """Labelled examples, kept in the library (intent_dataset).
 
     Dataset(examples) takes (text, labels) pairs; Dataset.from_file reads a TSV, fastText
@@ -57,6 +57,8 @@ class Dataset:
     file. A Dataset is used by one thread at a time; close() frees it (also at garbage
     collection, or at the end of a with block).
     """
+
+    _WHAT = "dataset"
 
     def __init__(self, examples: Iterable[Tuple[Union[str, bytes], Labels]] = ()) -> None:
         h = ctypes.c_void_p()
@@ -154,27 +156,10 @@ class Dataset:
 
     # -- life --
 
-    def _handle(self) -> int:
-        if self._h is None:
-            raise ValueError("the dataset is closed")
-        return self._h
-
     def close(self) -> None:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             lib.intent_dataset_free(h)
-
-    def __enter__(self) -> "Dataset":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown
-            pass
 
     def __repr__(self) -> str:
         if self._h is None:

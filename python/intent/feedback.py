@@ -32,13 +32,15 @@ class FeedbackRecord(NamedTuple):
     offset: int
 
 
-class FeedbackLog:
+class FeedbackLog(_lib.Handle):
     """An open feedback log (intent_feedback): append corrected examples.
 
     Opening creates the log if needed, and repairs a torn tail a crash left; a log damaged
     in the middle is refused (ChecksumError or FormatError naming the byte offset).
     Thread-safe. close() (or a with block, or garbage collection) closes it.
     """
+
+    _WHAT = "feedback log"
 
     def __init__(self, path: PathLike) -> None:
         self.path = os.fspath(path)
@@ -65,27 +67,10 @@ class FeedbackLog:
         check(lib.intent_feedback_get_stats(self._handle(), byref(st)))
         return {"n_records": st.n_records, "bytes": st.bytes, "torn_bytes": st.torn_bytes}
 
-    def _handle(self) -> int:
-        if self._h is None:
-            raise ValueError("the feedback log is closed")
-        return self._h
-
     def close(self) -> None:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             lib.intent_feedback_close(h)
-
-    def __enter__(self) -> "FeedbackLog":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         return f"<intent.FeedbackLog {self.path!r}{' closed' if self._h is None else ''}>"

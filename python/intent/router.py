@@ -166,7 +166,7 @@ def _c_strings(names: Sequence[str]) -> "ctypes.Array[ctypes.c_char_p]":
 # ---- the router -----------------------------------------------------------------------
 
 
-class Router:
+class Router(_lib.Handle):
     """Which components a command needs, and loading them (intent_components).
 
     model: a Model, or the path of a model file (then the router owns and closes it).
@@ -177,6 +177,8 @@ class Router:
     threshold: labels at or over it need their components (None: the model's).
     Thread-safe once made; close() frees the registry without unloading anything.
     """
+
+    _WHAT = "router"
 
     def __init__(self, model: Union[Model, PathLike],
                  components: Union[PathLike, Mapping[str, Any], Sequence[Mapping[str, Any]]],
@@ -315,11 +317,6 @@ class Router:
         return asyncio.run_coroutine_threadsafe(wrap(), loop).result()
 
     # -- planning and acquiring --
-
-    def _handle(self) -> int:
-        if self._h is None:
-            raise ValueError("the router is closed")
-        return self._h
 
     def _acquire(self, text: str, load: bool, hold: bool,
                  threshold: Optional[float]) -> Tuple[Plan, Any]:
@@ -478,18 +475,6 @@ class Router:
             lib.intent_components_free(h)
         if getattr(self, "_own_model", False):
             self.model.close()
-
-    def __enter__(self) -> "Router":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         if self._h is None:
