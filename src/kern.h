@@ -39,6 +39,22 @@ typedef struct intenti_kern {
                  float b2, float eps);
 } intenti_kern;
 INTENTI_HIDDEN extern const intenti_kern intenti_kern_ref;
+
+/* The sparse-layer kernels read rows at random places of a table of megabytes, which the
+ * hardware prefetcher cannot guess; the row INTENTI_PF_AHEAD places ahead in idx is asked
+ * for while this one is summed, so its cache lines arrive before they are needed.
+ * INTENTI_PREFETCH_ROW(base, w, idx, j, n, bytes): the first `bytes` of row idx[j + AHEAD]. */
+#ifndef INTENTI_PF_AHEAD
+#define INTENTI_PF_AHEAD 4
+#endif
+#define INTENTI_PREFETCH_ROW(base, w, idx, j, n, bytes)                                              \
+    do {                                                                                          \
+        if ((j) + INTENTI_PF_AHEAD < (n)) {                                                       \
+            const char *p_ = (const char *)((base) + (size_t)(idx)[(j) + INTENTI_PF_AHEAD] * (w)); \
+            _Pragma("GCC unroll 16") for (size_t o_ = 0; o_ < (bytes); o_ += 64)                  \
+                __builtin_prefetch(p_ + o_, 0, 3);                                                \
+        }                                                                                         \
+    } while (0)
 INTENTI_HIDDEN const intenti_kern *intenti_kern_avx2(void);   /* NULL if not built */
 INTENTI_HIDDEN const intenti_kern *intenti_kern_avx512(void); /* NULL if not built */
 INTENTI_HIDDEN const intenti_kern *intenti_kern_neon(void);   /* NULL if not built */

@@ -103,6 +103,7 @@ TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, 
         _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[b] = _mm256_loadu_ps(h + 8 * b);   \
         for (size_t j = 0; j < n; j++) {                                                           \
             const T *r = base + (size_t)idx[j] * w;                                                \
+            INTENTI_PREFETCH_ROW(base, w, idx, j, n, 8 * NB * sizeof(T));                          \
             __m256 va = _mm256_set1_ps(a[j]);                                                      \
             _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                  \
                 s[b] = _mm256_fmadd_ps(va, LOAD(r + 8 * b), s[b]);                                 \

@@ -73,6 +73,7 @@ TARGET static void relu(float *x, size_t n) {
             b == NB - 1 ? _mm512_maskz_loadu_ps(last, h + 16 * b) : _mm512_loadu_ps(h + 16 * b);   \
         for (size_t j = 0; j < n; j++) {                                                           \
             const T *r = base + (size_t)idx[j] * w;                                                \
+            INTENTI_PREFETCH_ROW(base, w, idx, j, n, 16 * NB * sizeof(T));                         \
             __m512 va = _mm512_set1_ps(a[j]);                                                      \
             _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[b] = _mm512_fmadd_ps(          \
                 va, b == NB - 1 ? LOADM(last, r + 16 * b) : LOAD(r + 16 * b), s[b]);               \

@@ -65,6 +65,7 @@ static void relu(float *x, size_t n) {
         _Pragma("GCC unroll 32") for (int b = 0; b < 2 * NB; b++) s[b] = vld1q_f32(h + 4 * b);     \
         for (size_t j = 0; j < n; j++) {                                                           \
             const float *r = base + (size_t)idx[j] * w;                                            \
+            INTENTI_PREFETCH_ROW(base, w, idx, j, n, 8 * NB * sizeof(float));                      \
             float32x4_t va = vdupq_n_f32(a[j]);                                                    \
             _Pragma("GCC unroll 32") for (int b = 0; b < 2 * NB; b++)                              \
                 s[b] = vfmaq_f32(s[b], vld1q_f32(r + 4 * b), va);                                  \
@@ -78,6 +79,7 @@ static void relu(float *x, size_t n) {
         _Pragma("GCC unroll 32") for (int b = 0; b < 2 * NB; b++) s[b] = vld1q_f32(h + 4 * b);     \
         for (size_t j = 0; j < n; j++) {                                                           \
             const int8_t *r = base + (size_t)idx[j] * w;                                           \
+            INTENTI_PREFETCH_ROW(base, w, idx, j, n, 8 * NB);                                      \
             float32x4_t va = vdupq_n_f32(a[j]), lo, hi;                                            \
             _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) {                                \
                 i8x8(r + 8 * b, &lo, &hi);                                                         \
