@@ -151,12 +151,14 @@ typedef struct intenti_wordcache {
     uint32_t ids[INTENTI_WC_IDS];
 } intenti_wordcache;
 
+#define INTENTI_TF1 16 /* counts below this take 1 + ln(count) from a table */
 typedef struct intenti_feats {
     uint32_t *slot_key;   /* [INTENTI_SLOTS] open addressing, key = id + 1, 0 = empty */
     uint32_t *slot_pos;   /* [INTENTI_SLOTS] index into ids/vals */
     uint32_t *slot_of;    /* [INTENTI_MAX_FEATURES] slot of each feature, to clear it */
-    uint32_t *ids;        /* [INTENTI_MAX_FEATURES] bucket ids, first-seen order */
-    float *vals;          /* [INTENTI_MAX_FEATURES] counts, then tf-idf weights */
+    uint32_t *ids;        /* [INTENTI_MAX_FEATURES + 1] bucket ids, first-seen order (the
+                             extra entry: where direct dedup writes a feature over the cap) */
+    float *vals;          /* [INTENTI_MAX_FEATURES + 1] counts, then tf-idf weights */
     float *w;             /* [INTENTI_MAX_FEATURES] per-net layer-0 weights (serving) */
     uint32_t *idx;        /* [INTENT_MAX_WIDTH] non-zero units of a hidden layer (serving) */
     uint32_t n;           /* distinct features of the current text */
@@ -168,6 +170,7 @@ typedef struct intenti_feats {
     uint32_t n_direct, gen;
     intenti_wordcache *wc;  /* [INTENTI_WC_SLOTS] when set up (intenti_feats_cache), for wc_fs */
     intenti_featspec wc_fs;
+    float tf1[INTENTI_TF1]; /* 1 + ln(c), computed with logf as intenti_weigh_row does */
     int32_t word[INTENTI_WORD_CAP];
 } intenti_feats;
 

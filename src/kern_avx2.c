@@ -89,62 +89,89 @@ TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, 
     }
 }
 
-/* The sparse-layer bodies. Columns go in blocks of up to 96 (12 accumulators of 8
- * floats: with the broadcast and the load that is 14 of the 16 ymm registers), then 64,
- * 32, 16, 8; every row is read once per block. Widths up to 96 take one pass. The tail
- * columns (w % 8) fall back to scalar fmaf, which rounds as the vector body does. */
+/* The sparse-layer bodies. Columns go in blocks of 96 (12 accumulators of 8 floats: with
+ * the broadcast and the load that is 14 of the 16 ymm registers), and the rest in one more
+ * pass of as many accumulators as it needs, so every row is read once per block and no
+ * pass is left with one or two dependency chains (a 150-label output layer takes two
+ * passes, not five). When the rest is not a multiple of 8, its last vector is anchored at
+ * the row's end, overlapping its neighbour: it starts at zero and only its new lanes are
+ * added, so no load leaves the row and every column sums in row order as before. */
 #define I8X8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
 #define F32X8(p) _mm256_loadu_ps(p)
 
+/* Columns [0, rem) of a block, 8 * (NB - 1) < rem <= 8 * NB; `at` may be negative
+ * (NB = 1, rem < 8): the last vector then reaches back into the previous block. */
 #define ACCUM_BLOCK(NAME, T, LOAD, NB)                                                              \
     TARGET static void NAME(float *h, size_t w, const T *base, const uint32_t *idx, const float *a,  \
-                            size_t n) {                                                            \
+                            size_t n, size_t rem) {                                                \
+        const bool whole = rem % 8 == 0;                                                           \
+        const ptrdiff_t at = whole ? 8 * (NB - 1) : (ptrdiff_t)rem - 8; /* the last vector */     \
         __m256 s[NB]; /* fully unrolled, so these live in registers */                            \
-        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[b] = _mm256_loadu_ps(h + 8 * b);   \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB - 1; b++) s[b] = _mm256_loadu_ps(h + 8 * b); \
+        s[NB - 1] = whole ? _mm256_loadu_ps(h + at) : _mm256_setzero_ps();                         \
         for (size_t j = 0; j < n; j++) {                                                           \
             const T *r = base + (size_t)idx[j] * w;                                                \
             INTENTI_PREFETCH_ROW(base, w, idx, j, n, 8 * NB * sizeof(T));                          \
             __m256 va = _mm256_set1_ps(a[j]);                                                      \
-            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                  \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB - 1; b++)                              \
                 s[b] = _mm256_fmadd_ps(va, LOAD(r + 8 * b), s[b]);                                 \
+            s[NB - 1] = _mm256_fmadd_ps(va, LOAD(r + at), s[NB - 1]);                              \
         }                                                                                          \
-        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) _mm256_storeu_ps(h + 8 * b, s[b]);   \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB - 1; b++) _mm256_storeu_ps(h + 8 * b, s[b]); \
+        if (whole) {                                                                               \
+            _mm256_storeu_ps(h + at, s[NB - 1]);                                                   \
+            return;                                                                                \
+        }                                                                                          \
+        float t[8];                                                                                \
+        _mm256_storeu_ps(t, s[NB - 1]);                                                            \
+        for (int l = 0; l < 8; l++)                                                                \
+            if (at + l >= 8 * (NB - 1))                                                            \
+                h[at + l] += t[l];                                                                 \
     }
 
-ACCUM_BLOCK(f32_96, float, F32X8, 12)
-ACCUM_BLOCK(f32_64, float, F32X8, 8)
-ACCUM_BLOCK(f32_32, float, F32X8, 4)
-ACCUM_BLOCK(f32_16, float, F32X8, 2)
-ACCUM_BLOCK(f32_8, float, F32X8, 1)
-ACCUM_BLOCK(i8_96, int8_t, I8X8, 12)
-ACCUM_BLOCK(i8_64, int8_t, I8X8, 8)
-ACCUM_BLOCK(i8_32, int8_t, I8X8, 4)
-ACCUM_BLOCK(i8_16, int8_t, I8X8, 2)
-ACCUM_BLOCK(i8_8, int8_t, I8X8, 1)
+#define ACCUM_BLOCKS(PREFIX, T, LOAD)                                                               \
+    ACCUM_BLOCK(PREFIX##_1, T, LOAD, 1) ACCUM_BLOCK(PREFIX##_2, T, LOAD, 2)                         \
+    ACCUM_BLOCK(PREFIX##_3, T, LOAD, 3) ACCUM_BLOCK(PREFIX##_4, T, LOAD, 4)                         \
+    ACCUM_BLOCK(PREFIX##_5, T, LOAD, 5) ACCUM_BLOCK(PREFIX##_6, T, LOAD, 6)                         \
+    ACCUM_BLOCK(PREFIX##_7, T, LOAD, 7) ACCUM_BLOCK(PREFIX##_8, T, LOAD, 8)                         \
+    ACCUM_BLOCK(PREFIX##_9, T, LOAD, 9) ACCUM_BLOCK(PREFIX##_10, T, LOAD, 10)                       \
+    ACCUM_BLOCK(PREFIX##_11, T, LOAD, 11) ACCUM_BLOCK(PREFIX##_12, T, LOAD, 12)
+ACCUM_BLOCKS(f32, float, F32X8)
+ACCUM_BLOCKS(i8, int8_t, I8X8)
 
 /* Block c of the row starts at base + c: the row stride stays w, so each block kernel
- * gets base offset by c and the full width as its stride. */
+ * gets base offset by c and the full width as its stride. Rows narrower than one vector
+ * go scalar (fmaf rounds as the vector body does). */
 #define ACCUM_DISPATCH(NAME, T, PREFIX, CVT)                                                        \
     TARGET static void NAME(float *h, size_t w, const T *base, const uint32_t *idx, const float *a, \
                             size_t n) {                                                           \
+        if (w < 8) {                                                                              \
+            for (size_t c = 0; c < w; c++)                                                        \
+                for (size_t j = 0; j < n; j++)                                                    \
+                    h[c] = fmaf(a[j], CVT(base[(size_t)idx[j] * w + c]), h[c]);                   \
+            return;                                                                               \
+        }                                                                                         \
         size_t c = 0;                                                                             \
         for (; c + 96 <= w; c += 96)                                                              \
-            PREFIX##_96(h + c, w, base + c, idx, a, n);                                           \
-        if (c + 64 <= w) { PREFIX##_64(h + c, w, base + c, idx, a, n); c += 64; }                 \
-        if (c + 32 <= w) { PREFIX##_32(h + c, w, base + c, idx, a, n); c += 32; }                 \
-        if (c + 16 <= w) { PREFIX##_16(h + c, w, base + c, idx, a, n); c += 16; }                 \
-        if (c + 8 <= w) { PREFIX##_8(h + c, w, base + c, idx, a, n); c += 8; }                    \
-        if (c < w && w >= 8) { /* tail: the row's last 8 columns, keeping the new lanes */       \
-            float t[8];                                                                           \
-            _mm256_storeu_ps(t, _mm256_setzero_ps());                                             \
-            PREFIX##_8(t, w, base + (w - 8), idx, a, n);                                          \
-            for (size_t i = c; i < w; i++)                                                        \
-                h[i] += t[i - (w - 8)];                                                           \
-            c = w;                                                                                \
+            PREFIX##_12(h + c, w, base + c, idx, a, n, 96);                                       \
+        size_t rem = w - c;                                                                       \
+        h += c;                                                                                   \
+        base += c;                                                                                \
+        switch ((rem + 7) / 8) {                                                                  \
+        case 0: break;                                                                            \
+        case 1: PREFIX##_1(h, w, base, idx, a, n, rem); break;                                    \
+        case 2: PREFIX##_2(h, w, base, idx, a, n, rem); break;                                    \
+        case 3: PREFIX##_3(h, w, base, idx, a, n, rem); break;                                    \
+        case 4: PREFIX##_4(h, w, base, idx, a, n, rem); break;                                    \
+        case 5: PREFIX##_5(h, w, base, idx, a, n, rem); break;                                    \
+        case 6: PREFIX##_6(h, w, base, idx, a, n, rem); break;                                    \
+        case 7: PREFIX##_7(h, w, base, idx, a, n, rem); break;                                    \
+        case 8: PREFIX##_8(h, w, base, idx, a, n, rem); break;                                    \
+        case 9: PREFIX##_9(h, w, base, idx, a, n, rem); break;                                    \
+        case 10: PREFIX##_10(h, w, base, idx, a, n, rem); break;                                  \
+        case 11: PREFIX##_11(h, w, base, idx, a, n, rem); break;                                  \
+        default: PREFIX##_12(h, w, base, idx, a, n, rem); break;                                  \
         }                                                                                         \
-        for (; c < w; c++)                                                                        \
-            for (size_t j = 0; j < n; j++)                                                        \
-                h[c] = fmaf(a[j], CVT(base[(size_t)idx[j] * w + c]), h[c]);                       \
     }
 
 #define AS_FLOAT(x) ((float)(x))

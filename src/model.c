@@ -332,13 +332,19 @@ static void dense_layer(const intenti_kern *k, const intenti_layer *L, const flo
  * and summed by the register-blocked kernel. */
 static void dense_serve(const intenti_kern *k, const intenti_layer *L, const float *in, float *out,
                         uint32_t *idx, float *a) {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < L->n_in; i++) {
-        if (!(in[i] > 0.0f))
-            continue;
-        idx[n] = i;
-        a[n++] = L->dtype == INTENTI_DT_F32 ? in[i] : in[i] * L->qs[i];
-    }
+    uint32_t n = 0; /* listed without a branch: about half the units are 0, at random */
+    if (L->dtype == INTENTI_DT_F32)
+        for (uint32_t i = 0; i < L->n_in; i++) {
+            idx[n] = i;
+            a[n] = in[i];
+            n += in[i] > 0.0f;
+        }
+    else
+        for (uint32_t i = 0; i < L->n_in; i++) {
+            idx[n] = i;
+            a[n] = in[i] * L->qs[i];
+            n += in[i] > 0.0f;
+        }
     memcpy(out, L->b, L->n_out * sizeof *out);
     if (L->dtype == INTENTI_DT_F32)
         k->accum(out, L->n_out, L->w, idx, a, n);
@@ -364,23 +370,25 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
  * dropped, tf' = 1 + ln(tf) when sublinear, in place, and net 0's weights tf' * gain in
  * f->w; returns 1 / the L2 norm of the
  * tf-idf vector, sqrt(sum_j (tf'_j idf_j)^2), or 0 for an empty one. The dedup table is
- * emptied first, since compaction breaks its links (as in intenti_weigh). */
+ * emptied first, since compaction breaks its links (as in intenti_weigh). Whether a bucket
+ * is unseen, or counted more than once, is random from one n-gram to the next: the loop
+ * writes every entry and advances by a comparison, so the CPU has nothing to mispredict. */
 static float prepare_counts(const intent_model *m, intenti_feats *f) {
     intenti_unhash(f);
     bool sub = m->fs.flags & INTENTI_FEAT_SUBLINEAR;
     const intenti_rowinfo *ri = m->rows[0];
     float norm2 = 0.0f;
     uint32_t k = 0;
-    for (uint32_t j = 0; j < f->n; j++) {
-        float idf = ri[f->ids[j]].idf, tf = f->vals[j];
-        if (idf == 0.0f)
-            continue;
-        if (sub && tf > 1.0f)
-            tf = 1.0f + logf(tf);
-        norm2 += (tf * idf) * (tf * idf);
-        f->w[k] = tf * ri[f->ids[j]].gain; /* net 0's layer-0 weight, while the line is hot */
-        f->ids[k] = f->ids[j];
-        f->vals[k++] = tf;
+    for (uint32_t j = 0; j < f->n; j++) { /* no data-dependent branch: see the comment above */
+        uint32_t id = f->ids[j];
+        float idf = ri[id].idf, tf = f->vals[j];
+        if (sub) /* counts are whole numbers >= 1; tf1[c] = 1 + ln(c) below INTENTI_TF1 */
+            tf = tf < (float)INTENTI_TF1 ? f->tf1[(uint32_t)tf] : 1.0f + logf(tf);
+        norm2 += (tf * idf) * (tf * idf); /* + 0 for an unseen bucket: the sum is unchanged */
+        f->w[k] = tf * ri[id].gain;       /* net 0's layer-0 weight, while the line is hot */
+        f->ids[k] = id;
+        f->vals[k] = tf;
+        k += idf != 0.0f;
     }
     f->n = k;
     return norm2 > 0.0f ? 1.0f / sqrtf(norm2) : 0.0f;

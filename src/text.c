@@ -27,8 +27,10 @@ int intenti_feats_init(intenti_feats *f) {
     f->slot_key = intenti_calloc(INTENTI_SLOTS, sizeof *f->slot_key);
     f->slot_pos = intenti_calloc(INTENTI_SLOTS, sizeof *f->slot_pos);
     f->slot_of = intenti_calloc(INTENTI_MAX_FEATURES, sizeof *f->slot_of);
-    f->ids = intenti_calloc(INTENTI_MAX_FEATURES, sizeof *f->ids);
-    f->vals = intenti_calloc(INTENTI_MAX_FEATURES, sizeof *f->vals);
+    f->ids = intenti_calloc(INTENTI_MAX_FEATURES + 1, sizeof *f->ids);
+    f->vals = intenti_calloc(INTENTI_MAX_FEATURES + 1, sizeof *f->vals);
+    for (uint32_t c = 1; c < INTENTI_TF1; c++)
+        f->tf1[c] = 1.0f + logf((float)c);
     f->w = intenti_calloc(INTENT_MAX_WIDTH, sizeof *f->w);
     f->idx = intenti_calloc(INTENT_MAX_WIDTH, sizeof *f->idx);
     if (!f->slot_key || !f->slot_pos || !f->slot_of || !f->ids || !f->vals || !f->w || !f->idx) {
@@ -178,15 +180,19 @@ void intenti_words(const intenti_featspec *fs, const char *text, size_t len, int
 /* ---- counting distinct buckets ---- */
 
 static inline __attribute__((always_inline)) void add_feature(intenti_feats *f, uint32_t id) {
-    if (f->stamp) { /* direct: set up for this bucket space by intenti_extract */
-        if (f->stamp[id] == f->gen) {
-            f->vals[f->pos[id]] += 1.0f;
-        } else if (f->n < INTENTI_MAX_FEATURES) {
-            f->stamp[id] = f->gen;
-            f->pos[id] = f->n;
-            f->ids[f->n] = id;
-            f->vals[f->n++] = 1.0f;
-        }
+    if (f->stamp) {
+        /* Direct, set up for this bucket space by intenti_extract. Whether a bucket was
+         * seen is random from one n-gram to the next, so nothing here branches on it: the
+         * next free entry is written either way (unused unless the bucket is new), and
+         * the count goes to the bucket's entry. Past the cap the spare entry at
+         * INTENTI_MAX_FEATURES takes new buckets and n stays. */
+        uint32_t n = f->n, seen = f->stamp[id] == f->gen, p = seen ? f->pos[id] : n;
+        f->ids[n] = id;
+        f->vals[n] = 0.0f;
+        f->stamp[id] = f->gen;
+        f->pos[id] = p;
+        f->vals[p] += 1.0f;
+        f->n = n + (!seen & (n < INTENTI_MAX_FEATURES));
         return;
     }
     uint32_t key = id + 1, mask = INTENTI_SLOTS - 1;
