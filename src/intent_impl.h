@@ -152,6 +152,9 @@ typedef struct intenti_wordcache {
 } intenti_wordcache;
 
 #define INTENTI_TF1 16 /* counts below this take 1 + ln(count) from a table */
+typedef struct intenti_dd {
+    uint16_t gen, pos; /* pos <= INTENTI_MAX_FEATURES */
+} intenti_dd;
 typedef struct intenti_feats {
     uint32_t *slot_key;   /* [INTENTI_SLOTS] open addressing, key = id + 1, 0 = empty */
     uint32_t *slot_pos;   /* [INTENTI_SLOTS] index into ids/vals */
@@ -164,10 +167,12 @@ typedef struct intenti_feats {
     uint32_t n;           /* distinct features of the current text */
     bool hashed;          /* the hash table holds this text's entries (slot_of[0..n) valid);
                              it is emptied before the next text, or before compaction */
-    /* Direct dedup, when set up (intenti_feats_direct): stamp[b] == gen says bucket b was
-     * seen in this text, at ids[pos[b]]. One look-up, nothing to clear between texts. */
-    uint32_t *stamp, *pos; /* [n_direct] */
-    uint32_t n_direct, gen;
+    /* Direct dedup, when set up (intenti_feats_direct): dd[b].gen == gen says bucket b was
+     * seen in this text, at ids[dd[b].pos]. One look-up of 4 bytes, nothing to clear
+     * between texts (but every 65,535th). */
+    intenti_dd *dd;       /* [n_direct] */
+    uint32_t n_direct;
+    uint16_t gen;
     intenti_wordcache *wc;  /* [INTENTI_WC_SLOTS] when set up (intenti_feats_cache), for wc_fs */
     intenti_featspec wc_fs;
     float tf1[INTENTI_TF1]; /* 1 + ln(c), computed with logf as intenti_weigh_row does */
@@ -176,7 +181,7 @@ typedef struct intenti_feats {
 
 INTENTI_HIDDEN int intenti_feats_init(intenti_feats *f);
 INTENTI_HIDDEN void intenti_feats_free(intenti_feats *f);
-/* Sets up direct dedup for bucket spaces of up to n buckets (8 bytes each); keeps what
+/* Sets up direct dedup for bucket spaces of up to n buckets (4 bytes each); keeps what
  * is there if it already covers n. Texts of larger spaces use the hash table. */
 INTENTI_HIDDEN int intenti_feats_direct(intenti_feats *f, uint32_t n);
 /* Sets up the word cache (about 160 KB): char n-grams of recent words are not hashed

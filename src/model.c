@@ -377,21 +377,22 @@ static float prepare_counts(const intent_model *m, intenti_feats *f) {
     intenti_unhash(f);
     bool sub = m->fs.flags & INTENTI_FEAT_SUBLINEAR;
     const intenti_rowinfo *ri = m->rows[0];
-    float norm2 = 0.0f;
+    float norm2[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* four sums: no one chain of adds */
     uint32_t k = 0;
     for (uint32_t j = 0; j < f->n; j++) { /* no data-dependent branch: see the comment above */
         uint32_t id = f->ids[j];
         float idf = ri[id].idf, tf = f->vals[j];
         if (sub) /* counts are whole numbers >= 1; tf1[c] = 1 + ln(c) below INTENTI_TF1 */
             tf = tf < (float)INTENTI_TF1 ? f->tf1[(uint32_t)tf] : 1.0f + logf(tf);
-        norm2 += (tf * idf) * (tf * idf); /* + 0 for an unseen bucket: the sum is unchanged */
-        f->w[k] = tf * ri[id].gain;       /* net 0's layer-0 weight, while the line is hot */
+        norm2[j % 4] += (tf * idf) * (tf * idf); /* + 0 for an unseen bucket */
+        f->w[k] = tf * ri[id].gain;              /* net 0's layer-0 weight, while the line is hot */
         f->ids[k] = id;
         f->vals[k] = tf;
         k += idf != 0.0f;
     }
     f->n = k;
-    return norm2 > 0.0f ? 1.0f / sqrtf(norm2) : 0.0f;
+    float sum = (norm2[0] + norm2[1]) + (norm2[2] + norm2[3]);
+    return sum > 0.0f ? 1.0f / sqrtf(sum) : 0.0f;
 }
 
 /* Layer 0 of a served model: h = b + inv_norm * sum_j tf'_j * gain_j * W[id_j], the

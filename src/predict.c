@@ -29,7 +29,7 @@ static void ctx_release(intent_ctx *c) {
     intenti_afree(c->sel);
 }
 
-/* Direct dedup (text.c) for bucket spaces up to this size: 8 bytes a bucket per context. */
+/* Direct dedup (text.c) for bucket spaces up to this size: 4 bytes a bucket per context. */
 #define DIRECT_MAX (1u << 20)
 
 static int ctx_fit(intent_ctx *c, const intent_model *m) {
@@ -97,7 +97,7 @@ size_t intenti_ctx_bytes(const intent_ctx *c) {
         return 0;
     const intenti_feats *f = &c->feats;
     size_t feats = 2 * INTENTI_SLOTS * sizeof(uint32_t) + INTENTI_MAX_FEATURES * (2 * sizeof(uint32_t) + sizeof(float)) +
-                   (size_t)INTENT_MAX_WIDTH * (sizeof *f->w + sizeof *f->idx) + 2 * (size_t)f->n_direct * sizeof(uint32_t) +
+                   (size_t)INTENT_MAX_WIDTH * (sizeof *f->w + sizeof *f->idx) + (size_t)f->n_direct * sizeof(intenti_dd) +
                    (f->wc ? INTENTI_WC_SLOTS * sizeof *f->wc : 0);
     size_t rows = c->width ? (size_t)c->width * (5 * sizeof(float) + 1) + 6 * (INTENTI_ALIGN + sizeof(void *)) : 0;
     return sizeof *c + feats + rows;

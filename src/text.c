@@ -43,16 +43,11 @@ int intenti_feats_init(intenti_feats *f) {
 int intenti_feats_direct(intenti_feats *f, uint32_t n) {
     if (n <= f->n_direct)
         return INTENT_OK;
-    uint32_t *stamp = intenti_calloc(n, sizeof *stamp), *pos = intenti_malloc((size_t)n * sizeof *pos);
-    if (!stamp || !pos) {
-        intenti_free(stamp);
-        intenti_free(pos);
+    intenti_dd *dd = intenti_calloc(n, sizeof *dd);
+    if (!dd)
         return INTENT_ERR_NOMEM;
-    }
-    intenti_free(f->stamp);
-    intenti_free(f->pos);
-    f->stamp = stamp;
-    f->pos = pos;
+    intenti_free(f->dd);
+    f->dd = dd;
     f->n_direct = n;
     f->gen = 0;
     return INTENT_OK;
@@ -60,8 +55,7 @@ int intenti_feats_direct(intenti_feats *f, uint32_t n) {
 
 void intenti_feats_free(intenti_feats *f) {
     intenti_free(f->wc);
-    intenti_free(f->stamp);
-    intenti_free(f->pos);
+    intenti_free(f->dd);
     intenti_free(f->slot_key);
     intenti_free(f->slot_pos);
     intenti_free(f->slot_of);
@@ -180,17 +174,17 @@ void intenti_words(const intenti_featspec *fs, const char *text, size_t len, int
 /* ---- counting distinct buckets ---- */
 
 static inline __attribute__((always_inline)) void add_feature(intenti_feats *f, uint32_t id) {
-    if (f->stamp) {
+    if (f->dd) {
         /* Direct, set up for this bucket space by intenti_extract. Whether a bucket was
          * seen is random from one n-gram to the next, so nothing here branches on it: the
          * next free entry is written either way (unused unless the bucket is new), and
          * the count goes to the bucket's entry. Past the cap the spare entry at
          * INTENTI_MAX_FEATURES takes new buckets and n stays. */
-        uint32_t n = f->n, seen = f->stamp[id] == f->gen, p = seen ? f->pos[id] : n;
+        intenti_dd d = f->dd[id];
+        uint32_t n = f->n, seen = d.gen == f->gen, p = seen ? d.pos : n;
         f->ids[n] = id;
         f->vals[n] = 0.0f;
-        f->stamp[id] = f->gen;
-        f->pos[id] = p;
+        f->dd[id] = (intenti_dd){f->gen, (uint16_t)p};
         f->vals[p] += 1.0f;
         f->n = n + (!seen & (n < INTENTI_MAX_FEATURES));
         return;
@@ -336,14 +330,14 @@ void intenti_extract(const intenti_featspec *fs, intenti_feats *f, const char *t
     unhash(f);
     f->n = 0;
     /* direct dedup when it covers this model's buckets, else the hash table */
-    uint32_t *keep_stamp = f->stamp;
-    if (f->stamp && fs->buckets > f->n_direct)
-        f->stamp = NULL;
-    else if (f->stamp && ++f->gen == 0) { /* wrapped: old stamps could match again */
-        memset(f->stamp, 0, (size_t)f->n_direct * sizeof *f->stamp);
+    intenti_dd *keep_dd = f->dd;
+    if (f->dd && fs->buckets > f->n_direct)
+        f->dd = NULL;
+    else if (f->dd && ++f->gen == 0) { /* wrapped: old marks could match again */
+        memset(f->dd, 0, (size_t)f->n_direct * sizeof *f->dd);
         f->gen = 1;
     }
-    f->hashed = f->stamp == NULL;
+    f->hashed = f->dd == NULL;
     if (f->wc && !same_spec(fs, &f->wc_fs)) { /* another model's words: forget them */
         memset(f->wc, 0, INTENTI_WC_SLOTS * sizeof *f->wc);
         f->wc_fs = *fs;
@@ -357,7 +351,7 @@ void intenti_extract(const intenti_featspec *fs, intenti_feats *f, const char *t
     intenti_words(fs, text, len, f->word, on_word, &st);
     if (bounds && st.n_words > 0)
         add_word_ngrams(&st, intenti_hash_cps(fs->seed, INTENTI_TAG_EOS, NULL, 0));
-    f->stamp = keep_stamp;
+    f->dd = keep_dd;
 }
 
 uint32_t intenti_weigh_row(const intenti_featspec *fs, const float *idf, uint32_t *ids,
