@@ -165,6 +165,40 @@ static void feature_cap_holds(void **state) {
     intenti_feats_free(&f);
 }
 
+/* Direct dedup (serving contexts, which list every occurrence first and compact after)
+ * gives exactly what the hash table gives: same buckets in the same order, same counts;
+ * on short texts, texts of many repeats, and texts past the occurrence list's size and
+ * past the cap on distinct n-grams. */
+static void direct_dedup_equals_table(void **state) {
+    (void)state;
+    intenti_feats a, b;
+    assert_int_equal(intenti_feats_init(&a), INTENT_OK);
+    assert_int_equal(intenti_feats_init(&b), INTENT_OK);
+    static char huge[2][256 * 24];
+    size_t at = 0;
+    for (int i = 0; i < 256; i++) /* distinct words: past the cap on distinct n-grams */
+        at += (size_t)snprintf(huge[0] + at, sizeof huge[0] - at, "w%dxyzqrstuvab ", i * 7919);
+    at = 0;
+    for (int i = 0; i < 256; i++) /* few words, long: occurrences past INTENTI_RAW_CAP */
+        at += (size_t)snprintf(huge[1] + at, sizeof huge[1] - at, "%sabcdefghijklmnopq ", i % 3 ? "x" : "y");
+    const char *texts[] = {"turn the volume up and play some jazz", "a a a b a b", "", "jazz jazz jazz jazz",
+                           huge[0], huge[1], "play play the song the the song"};
+    intenti_featspec specs[] = {{5, 4096, 2, 2, 5, INTENTI_FEAT_WORD_BOUNDS}, {0, 1u << 16, 3, 1, 8, 0}};
+    for (int s = 0; s < 2; s++) {
+        assert_int_equal(intenti_feats_direct(&a, specs[s].buckets), INTENT_OK);
+        for (int round = 0; round < 2; round++)
+            for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
+                extract(&specs[s], &a, texts[t]);
+                extract(&specs[s], &b, texts[t]);
+                assert_int_equal(a.n, b.n);
+                assert_memory_equal(a.ids, b.ids, a.n * sizeof *a.ids);
+                assert_memory_equal(a.vals, b.vals, a.n * sizeof *a.vals);
+            }
+    }
+    intenti_feats_free(&a);
+    intenti_feats_free(&b);
+}
+
 static void featspec_validation(void **state) {
     (void)state;
     intenti_featspec ok = {0, 1024, 2, 2, 5, 0};
@@ -182,7 +216,7 @@ int test_text(int *total) {
         cmocka_unit_test(normalization_golden), cmocka_unit_test(invalid_utf8_separates),
         cmocka_unit_test(long_words_are_cut), cmocka_unit_test(feature_ids_golden),
         cmocka_unit_test(extraction_is_repeatable), cmocka_unit_test(tfidf_weights),
-        cmocka_unit_test(feature_cap_holds), cmocka_unit_test(featspec_validation),
+        cmocka_unit_test(feature_cap_holds), cmocka_unit_test(direct_dedup_equals_table), cmocka_unit_test(featspec_validation),
     };
     return RUN("text", tests, total);
 }
