@@ -37,6 +37,9 @@ typedef struct intenti_kern {
      * w -= lr_t * m / (sqrt(v) + eps) */
     void (*adam)(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
                  float b2, float eps);
+    /* Confidences: y[i] += w / (1 + e^(-s z[i])). SIMD sets take e^x from a polynomial
+     * (within a few ulp of expf; arguments clamped to +-80, NaN stays NaN). */
+    void (*sigmoid)(float *y, const float *z, size_t n, float s, float w);
 } intenti_kern;
 INTENTI_HIDDEN extern const intenti_kern intenti_kern_ref;
 

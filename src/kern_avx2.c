@@ -210,7 +210,39 @@ TARGET static void outer(float *g, size_t stride, const uint32_t *rows, const fl
             g[(size_t)rows[j] * stride + c] = fmaf(a[j], d[c], g[(size_t)rows[j] * stride + c]);
 }
 
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};
+/* e^x: clamped to [-80, 80] (operands ordered so NaN passes through max and min), then
+ * x = k ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact), e^r by the Cephes
+ * expf polynomial, 2^k put in the exponent bits: within about 2 ulp of expf. 80 keeps
+ * 1 / (1 + e^x) clear of denormals. */
+TARGET static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_set1_ps(80.0f), _mm256_max_ps(_mm256_set1_ps(-80.0f), x));
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+TARGET static void sigmoid(float *y, const float *z, size_t n, float s, float w) {
+    __m256 ns = _mm256_set1_ps(-s), vw = _mm256_set1_ps(w), one = _mm256_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_mul_ps(_mm256_loadu_ps(z + i), ns));
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_div_ps(vw, _mm256_add_ps(one, e))));
+    }
+    for (; i < n; i++)
+        y[i] += w / (1.0f + expf(-z[i] * s));
+}
+
+static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam, sigmoid};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else

@@ -157,7 +157,38 @@ TARGET static void outer(float *g, size_t stride, const uint32_t *rows, const fl
     }
 }
 
-static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};
+/* e^x: clamped to [-80, 80] (operands ordered so NaN passes through max and min), then
+ * x = k ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact), e^r by the Cephes
+ * expf polynomial, 2^k put in the exponent bits: within about 2 ulp of expf. 80 keeps
+ * 1 / (1 + e^x) clear of denormals. */
+TARGET static inline __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_set1_ps(80.0f), _mm512_max_ps(_mm512_set1_ps(-80.0f), x));
+    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+TARGET static void sigmoid(float *y, const float *z, size_t n, float s, float w) {
+    __m512 ns = _mm512_set1_ps(-s), vw = _mm512_set1_ps(w), one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
+        __m512 e = exp16(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, z + i), ns));
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_div_ps(vw, _mm512_add_ps(one, e)));
+        _mm512_mask_storeu_ps(y + i, m, v);
+    }
+}
+
+static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam, sigmoid};
 
 const intenti_kern *intenti_kern_avx512(void) { return &avx512; }
 #else

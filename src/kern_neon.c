@@ -148,7 +148,38 @@ static void outer(float *g, size_t stride, const uint32_t *rows, const float *a,
             g[(size_t)rows[j] * stride + c] = fmaf(a[j], d[c], g[(size_t)rows[j] * stride + c]);
 }
 
-static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};
+/* e^x: clamped to [-80, 80] (operands ordered so NaN passes through max and min), then
+ * x = k ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact), e^r by the Cephes
+ * expf polynomial, 2^k put in the exponent bits: within about 2 ulp of expf. 80 keeps
+ * 1 / (1 + e^x) clear of denormals. */
+static inline float32x4_t exp4(float32x4_t x) {
+    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-80.0f)), vdupq_n_f32(80.0f)); /* FMAX/FMIN keep NaN */
+    float32x4_t k = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
+    float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, k, vdupq_n_f32(-2.12194440e-4f));
+    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    p = vaddq_f32(vfmaq_f32(r, p, vmulq_f32(r, r)), vdupq_n_f32(1.0f));
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(k), vdupq_n_s32(127)), 23);
+    return vmulq_f32(p, vreinterpretq_f32_s32(e));
+}
+
+static void sigmoid(float *y, const float *z, size_t n, float s, float w) {
+    float32x4_t ns = vdupq_n_f32(-s), vw = vdupq_n_f32(w), one = vdupq_n_f32(1.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t e = exp4(vmulq_f32(vld1q_f32(z + i), ns));
+        vst1q_f32(y + i, vaddq_f32(vld1q_f32(y + i), vdivq_f32(vw, vaddq_f32(one, e))));
+    }
+    for (; i < n; i++)
+        y[i] += w / (1.0f + expf(-z[i] * s));
+}
+
+static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam, sigmoid};
 
 const intenti_kern *intenti_kern_neon(void) { return &neon; }
 #else

@@ -51,4 +51,9 @@ static void outer(float *g, size_t stride, const uint32_t *rows, const float *a,
         axpy(g + (size_t)rows[j] * stride, d, a[j], w);
 }
 
-const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};
+static void sigmoid(float *y, const float *z, size_t n, float s, float w) {
+    for (size_t i = 0; i < n; i++)
+        y[i] += w / (1.0f + expf(-z[i] * s));
+}
+
+const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam, sigmoid};

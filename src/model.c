@@ -438,11 +438,9 @@ void intenti_model_forward(const intent_model *m, intenti_feats *f, float *h0, f
     float inv_norm = prepare_counts(m, f);
     for (uint32_t i = 0; i < m->n_labels; i++)
         conf[i] = 0.0f;
-    for (uint32_t n = 0; n < m->n_nets; n++) {
-        const float *z = intenti_model_logits(m, n, f, inv_norm, h0, h1);
-        for (uint32_t i = 0; i < m->n_labels; i++)
-            conf[i] += inv_n / (1.0f + expf(-z[i] * inv_t));
-    }
+    const intenti_kern *k = intenti_kern_get();
+    for (uint32_t n = 0; n < m->n_nets; n++)
+        k->sigmoid(conf, intenti_model_logits(m, n, f, inv_norm, h0, h1), m->n_labels, inv_t, inv_n);
     /* Weights are not checked at load (a pass over all of them), and even finite ones can
      * overflow to inf - inf, so a damaged file can give NaN here. Confidences are promised
      * in [0, 1], and intent_evaluate casts them to calibration bins, where NaN is undefined

@@ -66,6 +66,36 @@ static void check_set(const intenti_kern *k) {
     }
 }
 
+/* Confidences: random logits of every magnitude, the clamped range past +-80 and its
+ * edges, infinities and NaN (which must stay NaN: decoding reads it as 0). */
+static void check_sigmoid(const intenti_kern *k) {
+    static float z[MAXN + 16], y0[MAXN + 16], y1[MAXN + 16];
+    intenti_rng r;
+    intenti_rng_seed(&r, 11, 0);
+    const float special[] = {0.0f, -0.0f, 79.9f, -79.9f, 80.5f, -80.5f, 200.0f, -200.0f, INFINITY, -INFINITY, NAN};
+    for (int trial = 0; trial < 200; trial++) {
+        size_t n = trial < 40 ? (size_t)trial : intenti_rng_below(&r, MAXN);
+        size_t oz = intenti_rng_below(&r, 8), oy = intenti_rng_below(&r, 8);
+        for (size_t i = 0; i < n + 16; i++) {
+            z[i] = rnd(&r) * 0.3f;
+            if (intenti_rng_unit(&r) < 0.05f)
+                z[i] = special[intenti_rng_below(&r, sizeof special / sizeof *special)];
+            y0[i] = y1[i] = intenti_rng_unit(&r);
+        }
+        float s = 0.2f + 2.0f * intenti_rng_unit(&r), w = trial % 2 ? 1.0f : 0.25f;
+        intenti_kern_ref.sigmoid(y0 + oy, z + oz, n, s, w);
+        k->sigmoid(y1 + oy, z + oz, n, s, w);
+        for (size_t i = 0; i < n + 16; i++) {
+            if (isnan(y0[i]) || isnan(y1[i])) {
+                assert_true(isnan(y0[i]) && isnan(y1[i]));
+                continue;
+            }
+            if (fabsf(y1[i] - y0[i]) > 1e-6f * (fabsf(y0[i]) + w))
+                fail_msg("sigmoid element %zu: %g vs reference %g", i, (double)y1[i], (double)y0[i]);
+        }
+    }
+}
+
 /* The sparse-layer bodies: random widths (block, 8-lane and scalar tails), random rows. */
 static void check_accum(const intenti_kern *k) {
     enum { ROWS = 300, MAXW = 200 };
@@ -110,6 +140,7 @@ static void avx2_matches_reference(void **state) {
 #endif
     check_set(k);
     check_accum(k);
+    check_sigmoid(k);
 }
 
 static void reference_is_self_consistent(void **state) {

@@ -81,6 +81,32 @@ static void check_set(const intenti_kern *k) {
         check(k->name, names[i], ok[i]);
 }
 
+/* Confidences against the reference: logits of every magnitude, the clamped range, NaN. */
+static void check_sigmoid(const intenti_kern *k) {
+    static float z[MAXN + 16], y0[MAXN + 16], y1[MAXN + 16];
+    intenti_rng r;
+    intenti_rng_seed(&r, 11, 0);
+    const float special[] = {0.0f, 79.9f, -79.9f, 80.5f, -80.5f, 200.0f, -200.0f, INFINITY, -INFINITY, NAN};
+    int ok = 1;
+    for (int trial = 0; trial < 200; trial++) {
+        size_t n = trial < 40 ? (size_t)trial : intenti_rng_below(&r, MAXN);
+        size_t oz = intenti_rng_below(&r, 8), oy = intenti_rng_below(&r, 8);
+        for (size_t i = 0; i < n + 16; i++) {
+            z[i] = rnd(&r) * 0.3f;
+            if (intenti_rng_unit(&r) < 0.05f)
+                z[i] = special[intenti_rng_below(&r, sizeof special / sizeof *special)];
+            y0[i] = y1[i] = intenti_rng_unit(&r);
+        }
+        float s = 0.2f + 2.0f * intenti_rng_unit(&r), w = trial % 2 ? 1.0f : 0.25f;
+        intenti_kern_ref.sigmoid(y0 + oy, z + oz, n, s, w);
+        k->sigmoid(y1 + oy, z + oz, n, s, w);
+        for (size_t i = 0; i < n + 16; i++)
+            ok &= (isnan(y0[i]) || isnan(y1[i])) ? isnan(y0[i]) && isnan(y1[i])
+                                                   : fabsf(y1[i] - y0[i]) <= 1e-6f * (fabsf(y0[i]) + w);
+    }
+    check(k->name, "sigmoid", ok);
+}
+
 static void check_accum(const intenti_kern *k) {
     enum { ROWS = 300, MAXW = 260 };
     static float basef[ROWS * MAXW + 8], h0[MAXW + 8], h1[MAXW + 8], a[64];
@@ -157,6 +183,7 @@ int main(void) {
         printf("kern check: %s against the scalar reference\n", sets[i]->name);
         check_set(sets[i]);
         check_accum(sets[i]);
+        check_sigmoid(sets[i]);
     }
     printf("kern check: %d passed, %d failed\n", passed, failed);
     return failed != 0;
