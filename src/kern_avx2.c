@@ -67,25 +67,80 @@ TARGET static void relu(float *x, size_t n) {
         x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+/* One Adam step on 8 parameters with gradient g (the settings broadcast in hp). */
+typedef struct adam8_hp {
+    __m256 b1, c1, b2, c2, lr, eps;
+} adam8_hp;
+
+TARGET static inline adam8_hp adam8_set(float lr_t, float b1, float b2, float eps) {
+    return (adam8_hp){_mm256_set1_ps(b1), _mm256_set1_ps(1.0f - b1), _mm256_set1_ps(b2),
+                      _mm256_set1_ps(1.0f - b2), _mm256_set1_ps(lr_t), _mm256_set1_ps(eps)};
+}
+
+TARGET static inline void adam8(float *w, float *m, float *v, __m256 g, const adam8_hp *h) {
+    __m256 mi = _mm256_fmadd_ps(h->b1, _mm256_loadu_ps(m), _mm256_mul_ps(h->c1, g));
+    __m256 vi = _mm256_fmadd_ps(h->b2, _mm256_loadu_ps(v), _mm256_mul_ps(h->c2, _mm256_mul_ps(g, g)));
+    __m256 step = _mm256_div_ps(_mm256_mul_ps(h->lr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), h->eps));
+    _mm256_storeu_ps(m, mi);
+    _mm256_storeu_ps(v, vi);
+    _mm256_storeu_ps(w, _mm256_sub_ps(_mm256_loadu_ps(w), step));
+}
+
+/* The scalar tail: the same roundings as the vector body. */
+static inline void adam1(float *w, float *m, float *v, float g, float lr_t, float b1, float b2, float eps) {
+    *m = fmaf(b1, *m, (1.0f - b1) * g);
+    *v = fmaf(b2, *v, (1.0f - b2) * (g * g));
+    *w -= (lr_t * *m) / (sqrtf(*v) + eps);
+}
+
 TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
                         float b2, float eps) {
-    __m256 vb1 = _mm256_set1_ps(b1), vc1 = _mm256_set1_ps(1.0f - b1);
-    __m256 vb2 = _mm256_set1_ps(b2), vc2 = _mm256_set1_ps(1.0f - b2);
-    __m256 vlr = _mm256_set1_ps(lr_t), veps = _mm256_set1_ps(eps);
+    adam8_hp h = adam8_set(lr_t, b1, b2, eps);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 gi = _mm256_loadu_ps(g + i);
-        __m256 mi = _mm256_fmadd_ps(vb1, _mm256_loadu_ps(m + i), _mm256_mul_ps(vc1, gi));
-        __m256 vi = _mm256_fmadd_ps(vb2, _mm256_loadu_ps(v + i), _mm256_mul_ps(vc2, _mm256_mul_ps(gi, gi)));
-        __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), veps));
-        _mm256_storeu_ps(m + i, mi);
-        _mm256_storeu_ps(v + i, vi);
-        _mm256_storeu_ps(w + i, _mm256_sub_ps(_mm256_loadu_ps(w + i), step));
+    for (; i + 8 <= n; i += 8)
+        adam8(w + i, m + i, v + i, _mm256_loadu_ps(g + i), &h);
+    for (; i < n; i++)
+        adam1(w + i, m + i, v + i, g[i], lr_t, b1, b2, eps);
+}
+
+/* adam_sum on NB x 8 columns: the gradient is summed in NB registers over the k rows of
+ * d, then applied; nothing is stored but the parameters and moments. */
+#define ADAM_SUM_BLOCK(NAME, NB)                                                                   \
+    TARGET static void NAME(float *w, float *m, float *v, const float *d, size_t stride,          \
+                            const uint32_t *rows, const float *a, size_t k, const adam8_hp *h) {   \
+        __m256 g[NB];                                                                              \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) g[b] = _mm256_setzero_ps();          \
+        for (size_t j = 0; j < k; j++) {                                                           \
+            const float *r = d + (size_t)rows[j] * stride;                                         \
+            __m256 va = _mm256_set1_ps(a[j]);                                                      \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                  \
+                g[b] = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 8 * b), g[b]);                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                      \
+            adam8(w + 8 * b, m + 8 * b, v + 8 * b, g[b], h);                                       \
     }
-    for (; i < n; i++) { /* the same roundings as the vector body */
-        m[i] = fmaf(b1, m[i], (1.0f - b1) * g[i]);
-        v[i] = fmaf(b2, v[i], (1.0f - b2) * (g[i] * g[i]));
-        w[i] -= (lr_t * m[i]) / (sqrtf(v[i]) + eps);
+
+ADAM_SUM_BLOCK(adam_sum_96, 12)
+ADAM_SUM_BLOCK(adam_sum_64, 8)
+ADAM_SUM_BLOCK(adam_sum_32, 4)
+ADAM_SUM_BLOCK(adam_sum_16, 2)
+ADAM_SUM_BLOCK(adam_sum_8, 1)
+
+TARGET static void adam_sum(float *w, float *m, float *v, size_t n, const float *d, size_t stride,
+                            const uint32_t *rows, const float *a, size_t k, const intenti_adam *p) {
+    adam8_hp h = adam8_set(p->lr_t, p->b1, p->b2, p->eps);
+    size_t c = 0;
+    for (; c + 96 <= n; c += 96)
+        adam_sum_96(w + c, m + c, v + c, d + c, stride, rows, a, k, &h);
+    if (c + 64 <= n) { adam_sum_64(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 64; }
+    if (c + 32 <= n) { adam_sum_32(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 32; }
+    if (c + 16 <= n) { adam_sum_16(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 16; }
+    if (c + 8 <= n) { adam_sum_8(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 8; }
+    for (; c < n; c++) {
+        float g = 0.0f;
+        for (size_t j = 0; j < k; j++)
+            g = fmaf(a[j], d[(size_t)rows[j] * stride + c], g);
+        adam1(w + c, m + c, v + c, g, p->lr_t, p->b1, p->b2, p->eps);
     }
 }
 
@@ -151,39 +206,7 @@ ACCUM_BLOCK(i8_8, int8_t, I8X8, 1)
 ACCUM_DISPATCH(accum, float, f32, AS_FLOAT)
 ACCUM_DISPATCH(accum_i8, int8_t, i8, AS_FLOAT)
 
-/* d's columns c..c+8*NB in registers; every row read, updated and written once a block. */
-#define OUTER_BLOCK(NAME, NB)                                                                      \
-    TARGET static void NAME(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, \
-                            const float *d) {                                                      \
-        __m256 dv[NB];                                                                             \
-        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) dv[b] = _mm256_loadu_ps(d + 8 * b);  \
-        for (size_t j = 0; j < n; j++) {                                                           \
-            float *r = g + (size_t)rows[j] * stride;                                               \
-            __m256 va = _mm256_set1_ps(a[j]);                                                      \
-            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                  \
-                _mm256_storeu_ps(r + 8 * b, _mm256_fmadd_ps(va, dv[b], _mm256_loadu_ps(r + 8 * b))); \
-        }                                                                                          \
-    }
-
-OUTER_BLOCK(outer_64, 8)
-OUTER_BLOCK(outer_32, 4)
-OUTER_BLOCK(outer_16, 2)
-OUTER_BLOCK(outer_8, 1)
-
-TARGET static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d,
-                         size_t w) {
-    size_t c = 0;
-    for (; c + 64 <= w; c += 64)
-        outer_64(g + c, stride, rows, a, n, d + c);
-    if (c + 32 <= w) { outer_32(g + c, stride, rows, a, n, d + c); c += 32; }
-    if (c + 16 <= w) { outer_16(g + c, stride, rows, a, n, d + c); c += 16; }
-    if (c + 8 <= w) { outer_8(g + c, stride, rows, a, n, d + c); c += 8; }
-    for (; c < w; c++)
-        for (size_t j = 0; j < n; j++)
-            g[(size_t)rows[j] * stride + c] = fmaf(a[j], d[c], g[(size_t)rows[j] * stride + c]);
-}
-
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};
+static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam, adam_sum};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else

@@ -36,6 +36,16 @@ static void adam(float *w, float *m, float *v, const float *g, size_t n, float l
     }
 }
 
+static void adam_sum(float *w, float *m, float *v, size_t n, const float *d, size_t stride, const uint32_t *rows,
+                     const float *a, size_t k, const intenti_adam *p) {
+    for (size_t c = 0; c < n; c++) {
+        float g = 0.0f;
+        for (size_t j = 0; j < k; j++)
+            g += a[j] * d[(size_t)rows[j] * stride + c];
+        adam(w + c, m + c, v + c, &g, 1, p->lr_t, p->b1, p->b2, p->eps);
+    }
+}
+
 static void accum(float *h, size_t w, const float *base, const uint32_t *idx, const float *a, size_t n) {
     for (size_t j = 0; j < n; j++)
         axpy(h, base + (size_t)idx[j] * w, a[j], w);
@@ -46,9 +56,4 @@ static void accum_i8(float *h, size_t w, const int8_t *base, const uint32_t *idx
         axpy_i8(h, base + (size_t)idx[j] * w, a[j], w);
 }
 
-static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d, size_t w) {
-    for (size_t j = 0; j < n; j++)
-        axpy(g + (size_t)rows[j] * stride, d, a[j], w);
-}
-
-const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam};
+const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, adam, adam_sum};

@@ -71,10 +71,4 @@ INTENTI_HIDDEN void intenti_mlp_example(const intenti_mlp *m, intenti_mlp_ws *ws
                                         uint32_t n_lab, const intenti_xcfg *cfg, intenti_rng *rng,
                                         float *delta0);
 
-/* Adam settings of one step; lr_t includes the bias corrections of step t. */
-typedef struct intenti_adam {
-    float lr_t, b1, b2, eps;
-    float lr;   /* without the corrections, for decoupled weight decay */
-} intenti_adam;
-
 #endif

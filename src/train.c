@@ -12,8 +12,9 @@
  *   rows used by the batch's examples (lazy Adam), split by column ranges across threads.
  *
  * Phases of one step: A) forward/backward per shard; B) reduce dense gradients + Adam,
- * split by parameter ranges; C) list the layer-0 rows the batch touched; D) layer-0
- * gradient rows + Adam, split by columns.
+ * split by parameter ranges; C) list the layer-0 rows the batch touched, each with the
+ * (example, feature value) pairs that touch it; D) each row's gradient summed from those
+ * pairs and applied at once (Adam), split by rows.
  */
 #include "train.h"
 
@@ -45,12 +46,12 @@ typedef struct trainer {
     bool averaging;
     intenti_mlp best[INTENT_MAX_NETS];
     uint32_t best_epoch[INTENT_MAX_NETS];
-    float *g0;                 /* [g0_rows][width]: the step's layer-0 gradient, one compact
-                                  row per touched bucket (slot order) */
-    size_t g0_rows;            /* min(buckets, batch x most features of an example) */
-    uint32_t *stamp, *slot;    /* [buckets]: step stamp, and the bucket's slot in g0 */
-    uint32_t *touched, n_touched; /* [g0_rows]: slot -> bucket */
-    uint32_t *bx_slot;         /* [batch][max nnz]: each input feature's g0 slot */
+    size_t max_rows;           /* min(buckets, batch x most features of an example) */
+    uint32_t *stamp, *slot;    /* [buckets]: step stamp, and the bucket's slot (touched row) */
+    uint32_t *touched, n_touched; /* [max_rows]: slot -> bucket */
+    uint32_t *row_at;          /* [max_rows + 1]: slot r's pairs are row_at[r] .. row_at[r + 1] */
+    uint32_t *pair_ex;         /* [batch x max nnz]: the pairs' examples (in the batch) ... */
+    float *pair_val;           /* ... and feature values, example order within a slot */
     float *delta0;             /* [batch][width] */
     intenti_mlp_ws ws[N_SHARDS];
     uint32_t *order;           /* [tr.n] shuffled example order */
@@ -418,11 +419,12 @@ static int alloc_buffers(trainer *t) {
     if (!t->bx_ids || !t->bx_vals || !t->bx_n || !t->drop_ids || !t->drop_vals)
         return INTENT_ERR_NOMEM;
     size_t per_batch = (size_t)t->o->batch * (t->max_nnz ? t->max_nnz : 1);
-    t->g0_rows = per_batch < B ? per_batch : B;
-    t->g0 = intenti_aalloc(t->g0_rows * W * sizeof(float));
-    t->touched = intenti_malloc(t->g0_rows * sizeof *t->touched);
-    t->bx_slot = intenti_malloc(per_batch * sizeof *t->bx_slot);
-    if (!t->g0 || !t->touched || !t->bx_slot)
+    t->max_rows = per_batch < B ? per_batch : B;
+    t->touched = intenti_malloc(t->max_rows * sizeof *t->touched);
+    t->row_at = intenti_malloc((t->max_rows + 1) * sizeof *t->row_at);
+    t->pair_ex = intenti_malloc(per_batch * sizeof *t->pair_ex);
+    t->pair_val = intenti_malloc(per_batch * sizeof *t->pair_val);
+    if (!t->touched || !t->row_at || !t->pair_ex || !t->pair_val)
         return INTENT_ERR_NOMEM;
     if (!t->stamp || !t->slot || !t->delta0 || !t->order || !t->probs || !t->logits ||
         !t->dev_loss || !t->eval_buf)
@@ -445,11 +447,12 @@ static void trainer_free(trainer *t) {
     intenti_afree(t->mv0);
     for (uint32_t k = 0; k < INTENT_MAX_NETS; k++)
         intenti_mlp_free(&t->best[k]);
-    intenti_afree(t->g0);
     intenti_free(t->stamp);
     intenti_free(t->slot);
     intenti_free(t->touched);
-    intenti_free(t->bx_slot);
+    intenti_free(t->row_at);
+    intenti_free(t->pair_ex);
+    intenti_free(t->pair_val);
     intenti_afree(t->delta0);
     intenti_free(t->order);
     intenti_free(t->probs);
@@ -552,23 +555,35 @@ static void phase_dense(void *arg, uint32_t tid, uint32_t T) {
     }
 }
 
-/* Phase C: the layer-0 rows this batch touched, each given a compact g0 slot in
- * first-use order, and every input feature's slot noted for phase D. */
+/* Phase C: the layer-0 rows this batch touched, each given a slot in first-use order,
+ * and each slot's (example, value) pairs in example order: a counting sort, so phase D
+ * sums every row's gradient in the order the examples come, for any thread count. */
 static void collect_rows(trainer *t) {
     uint32_t stamp = ++t->stamp_gen;
     t->n_touched = 0;
-    for (uint32_t e = 0; e < t->bs; e++) {
-        uint32_t *fs = t->bx_slot + (size_t)e * t->max_nnz;
+    for (uint32_t e = 0; e < t->bs; e++)
         for (uint32_t j = 0; j < t->bx_n[e]; j++) {
             uint32_t id = t->bx_ids[e][j];
             if (t->stamp[id] != stamp) {
                 t->stamp[id] = stamp;
                 t->slot[id] = t->n_touched;
+                t->row_at[t->n_touched + 1] = 0;
                 t->touched[t->n_touched++] = id;
             }
-            fs[j] = t->slot[id];
+            t->row_at[t->slot[id] + 1]++;
         }
-    }
+    t->row_at[0] = 0;
+    for (uint32_t r = 0; r < t->n_touched; r++) /* counts -> ends of the slots */
+        t->row_at[r + 1] += t->row_at[r];
+    for (uint32_t e = 0; e < t->bs; e++) /* fill from the slot starts: row_at[r] becomes r's end */
+        for (uint32_t j = 0; j < t->bx_n[e]; j++) {
+            uint32_t at = t->row_at[t->slot[t->bx_ids[e][j]]]++;
+            t->pair_ex[at] = e;
+            t->pair_val[at] = t->bx_vals[e][j];
+        }
+    for (uint32_t r = t->n_touched; r > 0; r--) /* ends -> starts */
+        t->row_at[r] = t->row_at[r - 1];
+    t->row_at[0] = 0;
 }
 
 /* Checkpoint averaging: at the end of each epoch, avg = (1 - a) avg + a w with
@@ -587,36 +602,30 @@ static void phase_average(void *arg, uint32_t tid, uint32_t T) {
     }
 }
 
-/* Phase D: layer-0 gradient rows (x_j * delta0 of each example, summed in the compact
- * g0) and lazy Adam on the rows in use, threads splitting the columns so each float
- * still sums in example order. */
+/* Phase D: lazy Adam on the layer-0 rows in use, each row's gradient (the sum of
+ * x_j * delta0 over its pairs) formed in registers and applied at once; threads take
+ * ranges of rows. */
 static void phase_sparse(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
-    size_t W = t->net.size[1], c0 = W * tid / T, c1 = W * (tid + 1) / T, nc = c1 - c0;
-    if (!nc)
-        return;
-    for (uint32_t r = 0; r < t->n_touched; r++)
-        memset(t->g0 + r * W + c0, 0, nc * sizeof(float));
-    for (uint32_t e = 0; e < t->bs; e++)
-        t->k->outer(t->g0 + c0, W, t->bx_slot + (size_t)e * t->max_nnz, t->bx_vals[e], t->bx_n[e],
-                    t->delta0 + e * W + c0, nc);
+    size_t W = t->net.size[1];
+    uint32_t lo = (uint32_t)((uint64_t)t->n_touched * tid / T), hi = (uint32_t)((uint64_t)t->n_touched * (tid + 1) / T);
     float decay = 1.0f - t->adam.lr * t->o->weight_decay;
-    for (uint32_t r = 0; r < t->n_touched; r++) {
-        size_t at = t->touched[r] * W + c0;
-        if (r + PREFETCH < t->n_touched) { /* rows are scattered: ask for them early */
-            size_t next = t->touched[r + PREFETCH] * W + c0;
-            float *mv = t->mv0 + 2 * (size_t)t->touched[r + PREFETCH] * W + c0;
-            for (size_t c = 0; c < nc; c += 16) {
-                __builtin_prefetch(t->net.w[0] + next + c, 1);
+    for (uint32_t r = lo; r < hi; r++) {
+        if (r + PREFETCH < hi) { /* rows are scattered: ask for them early */
+            size_t next = t->touched[r + PREFETCH];
+            const float *w = t->net.w[0] + next * W, *mv = t->mv0 + 2 * next * W;
+            for (size_t c = 0; c < W; c += 16) {
+                __builtin_prefetch(w + c, 1);
                 __builtin_prefetch(mv + c, 1);
                 __builtin_prefetch(mv + W + c, 1);
             }
         }
-        float *m = t->mv0 + 2 * (size_t)t->touched[r] * W + c0;
-        adam(t, t->net.w[0] + at, m, m + W, t->g0 + r * W + c0, nc);
+        float *w = t->net.w[0] + (size_t)t->touched[r] * W, *m = t->mv0 + 2 * (size_t)t->touched[r] * W;
+        uint32_t at = t->row_at[r], n = t->row_at[r + 1] - at;
+        t->k->adam_sum(w, m, m + W, W, t->delta0, W, t->pair_ex + at, t->pair_val + at, n, &t->adam);
         if (decay < 1.0f) /* decoupled weight decay (AdamW), on the rows in use */
-            for (size_t c = 0; c < nc; c++)
-                t->net.w[0][at + c] *= decay;
+            for (size_t c = 0; c < W; c++)
+                w[c] *= decay;
     }
 }
 
