@@ -35,13 +35,9 @@ typedef struct intenti_kern {
      * in registers across all n rows, which is what makes the first layer cheap. */
     void (*accum)(float *h, size_t w, const float *base, const uint32_t *idx, const float *a, size_t n);
     void (*accum_i8)(float *h, size_t w, const int8_t *base, const uint32_t *idx, const float *a, size_t n);
-    /* Adam on n parameters: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-     * w -= lr_t * m / (sqrt(v) + eps) */
-    void (*adam)(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
-                 float b2, float eps);
     /* Adam on one parameter row w[0..n) whose gradient is a weighted sum of rows of d:
-     * g[c] = sum_j a[j] * d[rows[j] * stride + c], added in j order from zero, then the
-     * step above with p's settings. The gradient lives in registers only: it is never
+     * g[c] = sum_j a[j] * d[rows[j] * stride + c], added in j order from zero; then
+     * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t * m / (sqrt(v) + eps). The gradient lives in registers only: it is never
      * written, so a sparse layer needs no gradient table to clear, fill and read back. */
     void (*adam_sum)(float *w, float *m, float *v, size_t n, const float *d, size_t stride,
                      const uint32_t *rows, const float *a, size_t k, const intenti_adam *p);

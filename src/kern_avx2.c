@@ -93,16 +93,6 @@ static inline void adam1(float *w, float *m, float *v, float g, float lr_t, floa
     *w -= (lr_t * *m) / (sqrtf(*v) + eps);
 }
 
-TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
-                        float b2, float eps) {
-    adam8_hp h = adam8_set(lr_t, b1, b2, eps);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        adam8(w + i, m + i, v + i, _mm256_loadu_ps(g + i), &h);
-    for (; i < n; i++)
-        adam1(w + i, m + i, v + i, g[i], lr_t, b1, b2, eps);
-}
-
 /* adam_sum on NB x 8 columns: the gradient is summed in NB registers over the k rows of
  * d, then applied; nothing is stored but the parameters and moments. */
 #define ADAM_SUM_BLOCK(NAME, NB)                                                                   \
@@ -206,7 +196,7 @@ ACCUM_BLOCK(i8_8, int8_t, I8X8, 1)
 ACCUM_DISPATCH(accum, float, f32, AS_FLOAT)
 ACCUM_DISPATCH(accum_i8, int8_t, i8, AS_FLOAT)
 
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam, adam_sum};
+static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else

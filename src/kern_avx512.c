@@ -147,15 +147,6 @@ TARGET static inline void adam16(float *w, float *m, float *v, __m512 g, const a
     _mm512_mask_storeu_ps(w, k, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, w), step));
 }
 
-TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
-                        float eps) {
-    adam16_hp h = adam16_set(lr_t, b1, b2, eps);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 k = n - i >= 16 ? FULL : tail_mask(n - i);
-        adam16(w + i, m + i, v + i, _mm512_maskz_loadu_ps(k, g + i), &h, k);
-    }
-}
-
 /* adam_sum on NB x 16 columns, the last vector masked to `last`: the gradient is summed
  * in NB registers over the k rows of d, then applied. */
 #define ADAM_SUM_BLOCK(NAME, NB)                                                                   \
@@ -203,7 +194,7 @@ TARGET static void adam_sum(float *w, float *m, float *v, size_t n, const float 
     }
 }
 
-static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, adam, adam_sum};
+static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum};
 
 const intenti_kern *intenti_kern_avx512(void) { return &avx512; }
 #else

@@ -137,16 +137,6 @@ static inline void adam1(float *w, float *m, float *v, float g, float lr_t, floa
     *w -= (lr_t * *m) / (sqrtf(*v) + eps);
 }
 
-static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2, float eps) {
-    float32x4_t hp[6];
-    adam4_set(hp, lr_t, b1, b2, eps);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        adam4(w + i, m + i, v + i, vld1q_f32(g + i), hp);
-    for (; i < n; i++)
-        adam1(w + i, m + i, v + i, g[i], lr_t, b1, b2, eps);
-}
-
 /* adam_sum on NB x 4 columns: the gradient summed in NB registers, then applied. */
 #define ADAM_SUM_BLOCK(NAME, NB)                                                                   \
     static void NAME(float *w, float *m, float *v, const float *d, size_t stride, const uint32_t *rows, \
@@ -186,7 +176,7 @@ static void adam_sum(float *w, float *m, float *v, size_t n, const float *d, siz
     }
 }
 
-static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam, adam_sum};
+static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum};
 
 const intenti_kern *intenti_kern_neon(void) { return &neon; }
 #else
