@@ -8,12 +8,16 @@
  *   Training runs two short jobs a step (tens of microseconds each), thousands of times:
  *   a sleep and a wake-up through the kernel each time would cost as much as the work.
  *   So a waiter (a worker for the next job, the caller for the workers) first polls the
- *   counter for up to SPIN_NS, and only then sleeps on the condition variable. The
- *   counters are atomics; the mutex only orders sleeping against waking.
+ *   counter for up to SPIN_NS, and only then sleeps on the condition variable. Between
+ *   polls it yields the processor rather than spinning on it: when the machine has more
+ *   runnable threads than cores (another program, or more threads than cores), a spinning
+ *   waiter would take the time of the very thread it waits for. The counters are atomics;
+ *   the mutex only orders sleeping against waking.
  */
 #include "intent_impl.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,22 +42,14 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /* Polls until done(t, x) holds or SPIN_NS pass; returns whether it holds. */
 static bool spin_until(intenti_team *t, bool (*done)(intenti_team *, uint64_t), uint64_t x) {
     uint64_t start = 0;
     for (uint32_t i = 0;; i++) {
         if (done(t, x))
             return true;
-        relax();
-        if (i % 64 == 63) { /* the clock is read now and then: it costs more than a poll */
+        sched_yield();
+        if (i % 8 == 7) { /* the clock every few polls: SPIN_NS need not be exact */
             uint64_t now = now_ns();
             if (!start)
                 start = now;
