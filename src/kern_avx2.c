@@ -86,11 +86,14 @@ TARGET static inline void adam8(float *w, float *m, float *v, __m256 g, const ad
     _mm256_storeu_ps(w, _mm256_sub_ps(_mm256_loadu_ps(w), step));
 }
 
-/* The scalar tail: the same roundings as the vector body. */
-static inline void adam1(float *w, float *m, float *v, float g, float lr_t, float b1, float b2, float eps) {
-    *m = fmaf(b1, *m, (1.0f - b1) * g);
-    *v = fmaf(b2, *v, (1.0f - b2) * (g * g));
-    *w -= (lr_t * *m) / (sqrtf(*v) + eps);
+/* adam8 on the lanes of mask only (the others are neither read nor written). */
+TARGET static inline void adam8_masked(float *w, float *m, float *v, __m256 g, const adam8_hp *h, __m256i mask) {
+    __m256 mi = _mm256_fmadd_ps(h->b1, _mm256_maskload_ps(m, mask), _mm256_mul_ps(h->c1, g));
+    __m256 vi = _mm256_fmadd_ps(h->b2, _mm256_maskload_ps(v, mask), _mm256_mul_ps(h->c2, _mm256_mul_ps(g, g)));
+    __m256 step = _mm256_div_ps(_mm256_mul_ps(h->lr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), h->eps));
+    _mm256_maskstore_ps(m, mask, mi);
+    _mm256_maskstore_ps(v, mask, vi);
+    _mm256_maskstore_ps(w, mask, _mm256_sub_ps(_mm256_maskload_ps(w, mask), step));
 }
 
 /* adam_sum on NB x 8 columns: the gradient is summed in NB registers over the k rows of
@@ -116,6 +119,17 @@ ADAM_SUM_BLOCK(adam_sum_32, 4)
 ADAM_SUM_BLOCK(adam_sum_16, 2)
 ADAM_SUM_BLOCK(adam_sum_8, 1)
 
+/* The last n < 8 columns as one masked vector: the same roundings as the full ones
+ * (a scalar tail would cost a divide and a square root a column). */
+TARGET static void adam_sum_tail(float *w, float *m, float *v, size_t n, const float *d, size_t stride,
+                                 const uint32_t *rows, const float *a, size_t k, const adam8_hp *h) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 g = _mm256_setzero_ps();
+    for (size_t j = 0; j < k; j++)
+        g = _mm256_fmadd_ps(_mm256_set1_ps(a[j]), _mm256_maskload_ps(d + (size_t)rows[j] * stride, mask), g);
+    adam8_masked(w, m, v, g, h, mask);
+}
+
 TARGET static void adam_sum(float *w, float *m, float *v, size_t n, const float *d, size_t stride,
                             const uint32_t *rows, const float *a, size_t k, const intenti_adam *p) {
     adam8_hp h = adam8_set(p->lr_t, p->b1, p->b2, p->eps);
@@ -126,12 +140,8 @@ TARGET static void adam_sum(float *w, float *m, float *v, size_t n, const float 
     if (c + 32 <= n) { adam_sum_32(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 32; }
     if (c + 16 <= n) { adam_sum_16(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 16; }
     if (c + 8 <= n) { adam_sum_8(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 8; }
-    for (; c < n; c++) {
-        float g = 0.0f;
-        for (size_t j = 0; j < k; j++)
-            g = fmaf(a[j], d[(size_t)rows[j] * stride + c], g);
-        adam1(w + c, m + c, v + c, g, p->lr_t, p->b1, p->b2, p->eps);
-    }
+    if (c < n)
+        adam_sum_tail(w + c, m + c, v + c, n - c, d + c, stride, rows, a, k, &h);
 }
 
 /* The sparse-layer bodies. Columns go in blocks of up to 96 (12 accumulators of 8
