@@ -163,7 +163,7 @@ static double output_delta(const float *z, uint32_t n_out, const uint32_t *lab, 
         float zi = z[i], e = expf(-fabsf(zi)); /* one exp serves the sigmoid and the loss */
         d[i] = scale * (zi >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e));
         if (with_loss)
-            loss += (zi > 0.0f ? zi : 0.0f) + log1pf(e);
+            loss += (zi > 0.0f ? zi : 0.0f) + intenti_log1p_small(e);
     }
     float y = 1.0f - smooth;
     for (uint32_t j = 0; j < n_lab; j++) {

@@ -63,6 +63,8 @@ typedef struct trainer {
     size_t xstride;
     double *xloss;             /* [batch] each example's loss (0 when not sampled) */
     intenti_mlp_ws *ws;        /* [T] */
+    uint32_t *ex_at;           /* [T + 1]: thread t's examples are ex_at[t] .. ex_at[t + 1] */
+    uint32_t dense_cost;       /* an example's dense-layer work, in features' worth */
     uint32_t *col_ex;          /* [T][batch] per thread: the examples giving a dense row ... */
     float *col_val;            /* ... and their inputs to it */
     float *ones;               /* [batch] 1s: a bias row's gradient is the plain sum of deltas */
@@ -405,7 +407,8 @@ static int alloc_net(trainer *t) {
     for (uint32_t k = 0; !rc && k < o->n_nets; k++)
         rc = intenti_mlp_new(&t->best[k], size, L);
     t->ws = rc ? NULL : intenti_calloc(t->T, sizeof *t->ws);
-    if (!rc && !t->ws)
+    t->ex_at = rc ? NULL : intenti_malloc((t->T + 1) * sizeof *t->ex_at);
+    if (!rc && (!t->ws || !t->ex_at))
         rc = INTENT_ERR_NOMEM;
     for (uint32_t s = 0; !rc && s < t->T; s++)
         rc = intenti_mlp_ws_new(&t->ws[s], &t->net);
@@ -460,6 +463,9 @@ static int alloc_buffers(trainer *t) {
     t->eval_buf = intenti_aalloc((size_t)t->T * 2 * t->max_width * sizeof(float));
     for (uint32_t i = 0; i < t->tr.n; i++)
         t->max_nnz = t->tr.nnz[i] > t->max_nnz ? t->tr.nnz[i] : t->max_nnz;
+    /* the dense layers (about a hundred units times the labels, forward and back) cost
+     * about what the sparse layer of an average example does */
+    t->dense_cost = t->tr.n ? (uint32_t)(t->tr.n_feats / t->tr.n) : 1;
     size_t drop = t->o->input_dropout > 0.0f ? (size_t)t->o->batch * (t->max_nnz ? t->max_nnz : 1) : 1;
     t->bx_ids = intenti_malloc(t->o->batch * sizeof *t->bx_ids);
     t->bx_vals = intenti_malloc(t->o->batch * sizeof *t->bx_vals);
@@ -501,6 +507,7 @@ static void trainer_free(trainer *t) {
     for (uint32_t s = 0; t->ws && s < t->T; s++)
         intenti_mlp_ws_free(&t->ws[s], &t->net);
     intenti_free(t->ws);
+    intenti_free(t->ex_at);
     intenti_mlp_free(&t->net);
     intenti_mlp_free(&t->am);
     intenti_mlp_free(&t->av);
@@ -572,12 +579,31 @@ static void batch_inputs(trainer *t) {
     }
 }
 
+/* The batch cut into one range of examples a thread, of about equal work: an example
+ * costs its features (the sparse layer) plus the same fixed share for the dense layers.
+ * Batches mix short and long texts, so equal counts would leave threads waiting. */
+static void split_examples(trainer *t) {
+    uint64_t total = 0, done = 0;
+    for (uint32_t e = 0; e < t->bs; e++)
+        total += t->bx_n[e] + t->dense_cost;
+    uint32_t tid = 1;
+    t->ex_at[0] = 0;
+    for (uint32_t e = 0; e < t->bs; e++) {
+        for (; tid < t->T && done >= total * tid / t->T; tid++)
+            t->ex_at[tid] = e;
+        done += t->bx_n[e] + t->dense_cost;
+    }
+    for (; tid <= t->T; tid++)
+        t->ex_at[tid] = t->bs;
+}
+
 /* Phase A: forward + backward of a range of examples, each into its own slots. */
 static void phase_backprop(void *arg, uint32_t tid, uint32_t T) {
     trainer *t = arg;
     const intenti_prep *p = &t->tr;
     intenti_xcfg cfg = {t->o->dropout, t->o->label_smoothing, t->o->softmax_weight, 1.0f / (float)t->bs, false};
-    for (uint32_t e = t->bs * tid / T; e < t->bs * (tid + 1) / T; e++) {
+    (void)T;
+    for (uint32_t e = t->ex_at[tid]; e < t->ex_at[tid + 1]; e++) {
         uint32_t i = t->batch[e];
         intenti_rng r;
         intenti_rng_seed(&r, t->o->seed + 0x1000u * t->net_k, ((uint64_t)t->epoch << 32) | i);
@@ -735,6 +761,7 @@ static double train_step(trainer *t, const uint32_t *batch, uint32_t bs) {
                              (float)b1, (float)b2, 1e-7f, t->o->lr};
     double a = now_s();
     batch_inputs(t);
+    split_examples(t);
     intenti_team_run(t->team, phase_backprop, t);
     double b = now_s();
     intenti_team_run(t->team, phase_update, t);
@@ -761,9 +788,10 @@ static void phase_eval(void *arg, uint32_t tid, uint32_t T) {
         float *zs = t->logits + ((size_t)t->net_k * p->n + i) * t->n_labels;
         double loss = 0.0;
         for (uint32_t c = 0; c < t->n_labels; c++) {
+            float e = expf(-fabsf(z[c])); /* one exp serves the sigmoid and the loss */
             zs[c] = z[c];
-            pr[c] = 1.0f / (1.0f + expf(-z[c]));
-            loss += (z[c] > 0.0f ? z[c] : 0.0f) + log1pf(expf(-fabsf(z[c])));
+            pr[c] = z[c] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+            loss += (z[c] > 0.0f ? z[c] : 0.0f) + intenti_log1p_small(e);
         }
         for (uint32_t j = p->lab_off[i]; j < p->lab_off[i + 1]; j++)
             if (p->lab[j] != INTENTI_UNKNOWN)
