@@ -26,6 +26,13 @@
 
 #define PREFETCH 4    /* rows ahead that the layer-0 update asks the memory for */
 #define LOSS_SAMPLE 8 /* training loss from 1 example in 8: a log per label is not free */
+/* Early stopping counts a new best epoch as progress only when its dev loss fell too, or
+ * its dev score has risen, since the last progress, by at least this share of the dev
+ * errors left then (clinc150: 2% of 17% errors, 11 of 3,100 examples; snips, at 1.4%
+ * errors, any example). Past its first dozen epochs clinc150's dev loss rises while its
+ * dev score creeps up a tenth of a point an epoch for another twenty, and test accuracy
+ * stays flat: those epochs bought nothing but time. */
+#define MIN_GAIN 0.02
 
 /* One thread's share of the layer-0 rows a batch touches: those of its bucket range. */
 typedef struct rowset {
@@ -112,7 +119,7 @@ void intent_train_opts_init(intent_train_opts *o) {
     o->n_hidden = 1;
     o->n_nets = 1;
     o->epochs = 50;
-    o->patience = 5;
+    o->patience = 4;
     o->lr = 0.003f;
     o->batch = 32;
     o->dropout = 0.3f;
@@ -887,6 +894,11 @@ static int report(trainer *t, uint32_t k, uint32_t ep, double loss, double dloss
     return t->o->progress(&rep, t->o->progress_user) ? INTENT_ERR_CANCELLED : INTENT_OK;
 }
 
+/* Whether dev score s is enough of a gain over ref, the score of the last progress. */
+static bool enough_gain(double s, double ref) {
+    return ref < 0.0 || s - ref >= MIN_GAIN * (1.0 - ref);
+}
+
 /* Trains net k until the dev score stops improving (or, refitting, for t->fixed[k]
  * epochs); leaves the kept net in t->best[k] and, unless refitting, its dev logits in
  * t->logits. Returns INTENT_ERR_CANCELLED if the callback says so. */
@@ -897,7 +909,7 @@ static int train_net(trainer *t, uint32_t k, const float *freq) {
     intenti_rng_seed(&r, o->seed, 200 + k);
     for (uint32_t i = 0; i < t->tr.n; i++)
         t->order[i] = i;
-    double best_score = -1.0, best_loss = INFINITY;
+    double best_score = -1.0, best_loss = INFINITY, ref = -1.0;
     uint32_t bad = 0, last = t->fixed ? t->fixed[k] : o->epochs;
     int rc = INTENT_OK;
     for (uint32_t ep = 1; ep <= last && !rc; ep++) {
@@ -909,7 +921,10 @@ static int train_net(trainer *t, uint32_t k, const float *freq) {
         if (!t->fixed) {
             evaluate_dev(t, &dloss, &dscore);
             better = dscore > best_score || (dscore == best_score && dloss < best_loss);
-            bad = better ? 0 : bad + 1;
+            /* the best is kept on any gain; patience restarts on progress (MIN_GAIN) */
+            bool progress = better && (dloss < best_loss || enough_gain(dscore, ref));
+            ref = progress ? dscore : ref;
+            bad = progress ? 0 : bad + 1;
         }
         if (better) {
             best_score = dscore;
