@@ -14,6 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Adam settings of one step; lr_t includes the bias corrections of step t. */
+typedef struct intenti_adam {
+    float lr_t, b1, b2, eps;
+    float lr;   /* without the corrections, for decoupled weight decay */
+} intenti_adam;
+
 typedef struct intenti_kern {
     const char *name;
     /* y[0..n) += a * x[0..n) */
@@ -29,14 +35,12 @@ typedef struct intenti_kern {
      * in registers across all n rows, which is what makes the first layer cheap. */
     void (*accum)(float *h, size_t w, const float *base, const uint32_t *idx, const float *a, size_t n);
     void (*accum_i8)(float *h, size_t w, const int8_t *base, const uint32_t *idx, const float *a, size_t n);
-    /* Sparse gradient rows: g[rows[j] * stride + c] += a[j] * d[c] for c < w, j < n, in j
-     * order (rows may repeat). d stays in registers across the rows. */
-    void (*outer)(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d,
-                  size_t w);
-    /* Adam on n parameters: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-     * w -= lr_t * m / (sqrt(v) + eps) */
-    void (*adam)(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
-                 float b2, float eps);
+    /* Adam on one parameter row w[0..n) whose gradient is a weighted sum of rows of d:
+     * g[c] = sum_j a[j] * d[rows[j] * stride + c], added in j order from zero; then
+     * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t * m / (sqrt(v) + eps). The gradient lives in registers only: it is never
+     * written, so a sparse layer needs no gradient table to clear, fill and read back. */
+    void (*adam_sum)(float *w, float *m, float *v, size_t n, const float *d, size_t stride,
+                     const uint32_t *rows, const float *a, size_t k, const intenti_adam *p);
     /* Confidences: y[i] += w / (1 + e^(-s z[i])). SIMD sets take e^x from a polynomial
      * (within a few ulp of expf; arguments clamped to +-80, NaN stays NaN). */
     void (*sigmoid)(float *y, const float *z, size_t n, float s, float w);

@@ -67,26 +67,81 @@ TARGET static void relu(float *x, size_t n) {
         x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1,
-                        float b2, float eps) {
-    __m256 vb1 = _mm256_set1_ps(b1), vc1 = _mm256_set1_ps(1.0f - b1);
-    __m256 vb2 = _mm256_set1_ps(b2), vc2 = _mm256_set1_ps(1.0f - b2);
-    __m256 vlr = _mm256_set1_ps(lr_t), veps = _mm256_set1_ps(eps);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 gi = _mm256_loadu_ps(g + i);
-        __m256 mi = _mm256_fmadd_ps(vb1, _mm256_loadu_ps(m + i), _mm256_mul_ps(vc1, gi));
-        __m256 vi = _mm256_fmadd_ps(vb2, _mm256_loadu_ps(v + i), _mm256_mul_ps(vc2, _mm256_mul_ps(gi, gi)));
-        __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), veps));
-        _mm256_storeu_ps(m + i, mi);
-        _mm256_storeu_ps(v + i, vi);
-        _mm256_storeu_ps(w + i, _mm256_sub_ps(_mm256_loadu_ps(w + i), step));
+/* One Adam step on 8 parameters with gradient g (the settings broadcast in hp). */
+typedef struct adam8_hp {
+    __m256 b1, c1, b2, c2, lr, eps;
+} adam8_hp;
+
+TARGET static inline adam8_hp adam8_set(float lr_t, float b1, float b2, float eps) {
+    return (adam8_hp){_mm256_set1_ps(b1), _mm256_set1_ps(1.0f - b1), _mm256_set1_ps(b2),
+                      _mm256_set1_ps(1.0f - b2), _mm256_set1_ps(lr_t), _mm256_set1_ps(eps)};
+}
+
+TARGET static inline void adam8(float *w, float *m, float *v, __m256 g, const adam8_hp *h) {
+    __m256 mi = _mm256_fmadd_ps(h->b1, _mm256_loadu_ps(m), _mm256_mul_ps(h->c1, g));
+    __m256 vi = _mm256_fmadd_ps(h->b2, _mm256_loadu_ps(v), _mm256_mul_ps(h->c2, _mm256_mul_ps(g, g)));
+    __m256 step = _mm256_div_ps(_mm256_mul_ps(h->lr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), h->eps));
+    _mm256_storeu_ps(m, mi);
+    _mm256_storeu_ps(v, vi);
+    _mm256_storeu_ps(w, _mm256_sub_ps(_mm256_loadu_ps(w), step));
+}
+
+/* adam8 on the lanes of mask only (the others are neither read nor written). */
+TARGET static inline void adam8_masked(float *w, float *m, float *v, __m256 g, const adam8_hp *h, __m256i mask) {
+    __m256 mi = _mm256_fmadd_ps(h->b1, _mm256_maskload_ps(m, mask), _mm256_mul_ps(h->c1, g));
+    __m256 vi = _mm256_fmadd_ps(h->b2, _mm256_maskload_ps(v, mask), _mm256_mul_ps(h->c2, _mm256_mul_ps(g, g)));
+    __m256 step = _mm256_div_ps(_mm256_mul_ps(h->lr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), h->eps));
+    _mm256_maskstore_ps(m, mask, mi);
+    _mm256_maskstore_ps(v, mask, vi);
+    _mm256_maskstore_ps(w, mask, _mm256_sub_ps(_mm256_maskload_ps(w, mask), step));
+}
+
+/* adam_sum on NB x 8 columns: the gradient is summed in NB registers over the k rows of
+ * d, then applied; nothing is stored but the parameters and moments. */
+#define ADAM_SUM_BLOCK(NAME, NB)                                                                   \
+    TARGET static void NAME(float *w, float *m, float *v, const float *d, size_t stride,          \
+                            const uint32_t *rows, const float *a, size_t k, const adam8_hp *h) {   \
+        __m256 g[NB];                                                                              \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) g[b] = _mm256_setzero_ps();          \
+        for (size_t j = 0; j < k; j++) {                                                           \
+            const float *r = d + (size_t)rows[j] * stride;                                         \
+            __m256 va = _mm256_set1_ps(a[j]);                                                      \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                  \
+                g[b] = _mm256_fmadd_ps(va, _mm256_loadu_ps(r + 8 * b), g[b]);                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                      \
+            adam8(w + 8 * b, m + 8 * b, v + 8 * b, g[b], h);                                       \
     }
-    for (; i < n; i++) { /* the same roundings as the vector body */
-        m[i] = fmaf(b1, m[i], (1.0f - b1) * g[i]);
-        v[i] = fmaf(b2, v[i], (1.0f - b2) * (g[i] * g[i]));
-        w[i] -= (lr_t * m[i]) / (sqrtf(v[i]) + eps);
-    }
+
+ADAM_SUM_BLOCK(adam_sum_96, 12)
+ADAM_SUM_BLOCK(adam_sum_64, 8)
+ADAM_SUM_BLOCK(adam_sum_32, 4)
+ADAM_SUM_BLOCK(adam_sum_16, 2)
+ADAM_SUM_BLOCK(adam_sum_8, 1)
+
+/* The last n < 8 columns as one masked vector: the same roundings as the full ones
+ * (a scalar tail would cost a divide and a square root a column). */
+TARGET static void adam_sum_tail(float *w, float *m, float *v, size_t n, const float *d, size_t stride,
+                                 const uint32_t *rows, const float *a, size_t k, const adam8_hp *h) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 g = _mm256_setzero_ps();
+    for (size_t j = 0; j < k; j++)
+        g = _mm256_fmadd_ps(_mm256_set1_ps(a[j]), _mm256_maskload_ps(d + (size_t)rows[j] * stride, mask), g);
+    adam8_masked(w, m, v, g, h, mask);
+}
+
+TARGET static void adam_sum(float *w, float *m, float *v, size_t n, const float *d, size_t stride,
+                            const uint32_t *rows, const float *a, size_t k, const intenti_adam *p) {
+    adam8_hp h = adam8_set(p->lr_t, p->b1, p->b2, p->eps);
+    size_t c = 0;
+    for (; c + 96 <= n; c += 96)
+        adam_sum_96(w + c, m + c, v + c, d + c, stride, rows, a, k, &h);
+    if (c + 64 <= n) { adam_sum_64(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 64; }
+    if (c + 32 <= n) { adam_sum_32(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 32; }
+    if (c + 16 <= n) { adam_sum_16(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 16; }
+    if (c + 8 <= n) { adam_sum_8(w + c, m + c, v + c, d + c, stride, rows, a, k, &h); c += 8; }
+    if (c < n)
+        adam_sum_tail(w + c, m + c, v + c, n - c, d + c, stride, rows, a, k, &h);
 }
 
 /* The sparse-layer bodies. Columns go in blocks of 96 (12 accumulators of 8 floats: with
@@ -178,38 +233,6 @@ ACCUM_BLOCKS(i8, int8_t, I8X8)
 ACCUM_DISPATCH(accum, float, f32, AS_FLOAT)
 ACCUM_DISPATCH(accum_i8, int8_t, i8, AS_FLOAT)
 
-/* d's columns c..c+8*NB in registers; every row read, updated and written once a block. */
-#define OUTER_BLOCK(NAME, NB)                                                                      \
-    TARGET static void NAME(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, \
-                            const float *d) {                                                      \
-        __m256 dv[NB];                                                                             \
-        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) dv[b] = _mm256_loadu_ps(d + 8 * b);  \
-        for (size_t j = 0; j < n; j++) {                                                           \
-            float *r = g + (size_t)rows[j] * stride;                                               \
-            __m256 va = _mm256_set1_ps(a[j]);                                                      \
-            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                  \
-                _mm256_storeu_ps(r + 8 * b, _mm256_fmadd_ps(va, dv[b], _mm256_loadu_ps(r + 8 * b))); \
-        }                                                                                          \
-    }
-
-OUTER_BLOCK(outer_64, 8)
-OUTER_BLOCK(outer_32, 4)
-OUTER_BLOCK(outer_16, 2)
-OUTER_BLOCK(outer_8, 1)
-
-TARGET static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d,
-                         size_t w) {
-    size_t c = 0;
-    for (; c + 64 <= w; c += 64)
-        outer_64(g + c, stride, rows, a, n, d + c);
-    if (c + 32 <= w) { outer_32(g + c, stride, rows, a, n, d + c); c += 32; }
-    if (c + 16 <= w) { outer_16(g + c, stride, rows, a, n, d + c); c += 16; }
-    if (c + 8 <= w) { outer_8(g + c, stride, rows, a, n, d + c); c += 8; }
-    for (; c < w; c++)
-        for (size_t j = 0; j < n; j++)
-            g[(size_t)rows[j] * stride + c] = fmaf(a[j], d[c], g[(size_t)rows[j] * stride + c]);
-}
-
 /* e^x: clamped to [-80, 80] (operands ordered so NaN passes through max and min), then
  * x = k ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact), e^r by the Cephes
  * expf polynomial, 2^k put in the exponent bits: within about 2 ulp of expf. 80 keeps
@@ -242,7 +265,7 @@ TARGET static void sigmoid(float *y, const float *z, size_t n, float s, float w)
         y[i] += w / (1.0f + expf(-z[i] * s));
 }
 
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam, sigmoid};
+static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else

@@ -128,32 +128,69 @@ ACCUM_BLOCK(i8_1, int8_t, I8X16, I8X16_MASKED, 1)
 ACCUM_DISPATCH(accum, float, f32)
 ACCUM_DISPATCH(accum_i8, int8_t, i8)
 
-TARGET static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
-                        float eps) {
-    __m512 vb1 = _mm512_set1_ps(b1), vc1 = _mm512_set1_ps(1.0f - b1);
-    __m512 vb2 = _mm512_set1_ps(b2), vc2 = _mm512_set1_ps(1.0f - b2);
-    __m512 vlr = _mm512_set1_ps(lr_t), veps = _mm512_set1_ps(eps);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
-        __m512 gi = _mm512_maskz_loadu_ps(k, g + i);
-        __m512 mi = _mm512_fmadd_ps(vb1, _mm512_maskz_loadu_ps(k, m + i), _mm512_mul_ps(vc1, gi));
-        __m512 vi = _mm512_fmadd_ps(vb2, _mm512_maskz_loadu_ps(k, v + i), _mm512_mul_ps(vc2, _mm512_mul_ps(gi, gi)));
-        __m512 step = _mm512_div_ps(_mm512_mul_ps(vlr, mi), _mm512_add_ps(_mm512_sqrt_ps(vi), veps));
-        _mm512_mask_storeu_ps(m + i, k, mi);
-        _mm512_mask_storeu_ps(v + i, k, vi);
-        _mm512_mask_storeu_ps(w + i, k, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, w + i), step));
-    }
+/* One Adam step on the lanes of k, gradient g (the settings broadcast in h). */
+typedef struct adam16_hp {
+    __m512 b1, c1, b2, c2, lr, eps;
+} adam16_hp;
+
+TARGET static inline adam16_hp adam16_set(float lr_t, float b1, float b2, float eps) {
+    return (adam16_hp){_mm512_set1_ps(b1), _mm512_set1_ps(1.0f - b1), _mm512_set1_ps(b2),
+                       _mm512_set1_ps(1.0f - b2), _mm512_set1_ps(lr_t), _mm512_set1_ps(eps)};
 }
 
-TARGET static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d,
-                         size_t w) {
-    for (size_t c = 0; c < w; c += 16) { /* 16 columns of d in a register, every row */
-        __mmask16 k = w - c >= 16 ? (__mmask16)0xFFFF : tail_mask(w - c);
-        __m512 dv = _mm512_maskz_loadu_ps(k, d + c);
-        for (size_t j = 0; j < n; j++) {
-            float *r = g + (size_t)rows[j] * stride + c;
-            _mm512_mask_storeu_ps(r, k, _mm512_fmadd_ps(_mm512_set1_ps(a[j]), dv, _mm512_maskz_loadu_ps(k, r)));
-        }
+TARGET static inline void adam16(float *w, float *m, float *v, __m512 g, const adam16_hp *h, __mmask16 k) {
+    __m512 mi = _mm512_fmadd_ps(h->b1, _mm512_maskz_loadu_ps(k, m), _mm512_mul_ps(h->c1, g));
+    __m512 vi = _mm512_fmadd_ps(h->b2, _mm512_maskz_loadu_ps(k, v), _mm512_mul_ps(h->c2, _mm512_mul_ps(g, g)));
+    __m512 step = _mm512_div_ps(_mm512_mul_ps(h->lr, mi), _mm512_add_ps(_mm512_sqrt_ps(vi), h->eps));
+    _mm512_mask_storeu_ps(m, k, mi);
+    _mm512_mask_storeu_ps(v, k, vi);
+    _mm512_mask_storeu_ps(w, k, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, w), step));
+}
+
+/* adam_sum on NB x 16 columns, the last vector masked to `last`: the gradient is summed
+ * in NB registers over the k rows of d, then applied. */
+#define ADAM_SUM_BLOCK(NAME, NB)                                                                   \
+    TARGET static void NAME(float *w, float *m, float *v, const float *d, size_t stride,          \
+                            const uint32_t *rows, const float *a, size_t k, const adam16_hp *h,    \
+                            __mmask16 last) {                                                      \
+        __m512 g[NB];                                                                              \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) g[b] = _mm512_setzero_ps();          \
+        for (size_t j = 0; j < k; j++) {                                                           \
+            const float *r = d + (size_t)rows[j] * stride;                                         \
+            __m512 va = _mm512_set1_ps(a[j]);                                                      \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) g[b] = _mm512_fmadd_ps(          \
+                va, b == NB - 1 ? _mm512_maskz_loadu_ps(last, r + 16 * b) : _mm512_loadu_ps(r + 16 * b), g[b]); \
+        }                                                                                          \
+        _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                      \
+            adam16(w + 16 * b, m + 16 * b, v + 16 * b, g[b], h, b == NB - 1 ? last : FULL);        \
+    }
+
+ADAM_SUM_BLOCK(adam_sum_6, 6)
+ADAM_SUM_BLOCK(adam_sum_4, 4)
+ADAM_SUM_BLOCK(adam_sum_2, 2)
+ADAM_SUM_BLOCK(adam_sum_1, 1)
+
+/* Blocks of 96 columns, then one last block whose last vector is masked, as accum does. */
+TARGET static void adam_sum(float *w, float *m, float *v, size_t n, const float *d, size_t stride,
+                            const uint32_t *rows, const float *a, size_t k, const intenti_adam *p) {
+    adam16_hp h = adam16_set(p->lr_t, p->b1, p->b2, p->eps);
+    size_t c = 0;
+    for (; c + 96 <= n; c += 96)
+        adam_sum_6(w + c, m + c, v + c, d + c, stride, rows, a, k, &h, FULL);
+    if (c == n)
+        return;
+    size_t left = n - c, vecs = (left + 15) / 16, lanes = left - (vecs - 1) * 16;
+    __mmask16 last = lanes == 16 ? FULL : tail_mask(lanes);
+    w += c, m += c, v += c, d += c;
+    switch (vecs) {
+    case 6: adam_sum_6(w, m, v, d, stride, rows, a, k, &h, last); break;
+    case 5: adam_sum_4(w, m, v, d, stride, rows, a, k, &h, FULL);
+            adam_sum_1(w + 64, m + 64, v + 64, d + 64, stride, rows, a, k, &h, last); break;
+    case 4: adam_sum_4(w, m, v, d, stride, rows, a, k, &h, last); break;
+    case 3: adam_sum_2(w, m, v, d, stride, rows, a, k, &h, FULL);
+            adam_sum_1(w + 32, m + 32, v + 32, d + 32, stride, rows, a, k, &h, last); break;
+    case 2: adam_sum_2(w, m, v, d, stride, rows, a, k, &h, last); break;
+    default: adam_sum_1(w, m, v, d, stride, rows, a, k, &h, last); break;
     }
 }
 
@@ -188,7 +225,7 @@ TARGET static void sigmoid(float *y, const float *z, size_t n, float s, float w)
     }
 }
 
-static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam, sigmoid};
+static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid};
 
 const intenti_kern *intenti_kern_avx512(void) { return &avx512; }
 #else

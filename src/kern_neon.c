@@ -114,38 +114,66 @@ ACCUM_I8(i8_8, 1)
 ACCUM_DISPATCH(accum, float, f32)
 ACCUM_DISPATCH(accum_i8, int8_t, i8)
 
-static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2, float eps) {
-    float32x4_t vb1 = vdupq_n_f32(b1), vc1 = vdupq_n_f32(1.0f - b1), vb2 = vdupq_n_f32(b2);
-    float32x4_t vc2 = vdupq_n_f32(1.0f - b2), vlr = vdupq_n_f32(lr_t), veps = vdupq_n_f32(eps);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t gi = vld1q_f32(g + i);
-        float32x4_t mi = vfmaq_f32(vmulq_f32(vc1, gi), vb1, vld1q_f32(m + i));
-        float32x4_t vi = vfmaq_f32(vmulq_f32(vc2, vmulq_f32(gi, gi)), vb2, vld1q_f32(v + i));
-        float32x4_t step = vdivq_f32(vmulq_f32(vlr, mi), vaddq_f32(vsqrtq_f32(vi), veps));
-        vst1q_f32(m + i, mi);
-        vst1q_f32(v + i, vi);
-        vst1q_f32(w + i, vsubq_f32(vld1q_f32(w + i), step));
-    }
-    for (; i < n; i++) {
-        m[i] = fmaf(b1, m[i], (1.0f - b1) * g[i]);
-        v[i] = fmaf(b2, v[i], (1.0f - b2) * (g[i] * g[i]));
-        w[i] -= (lr_t * m[i]) / (sqrtf(v[i]) + eps);
-    }
+/* One Adam step on 4 parameters with gradient g. */
+static inline void adam4(float *w, float *m, float *v, float32x4_t g, const float32x4_t hp[6]) {
+    float32x4_t mi = vfmaq_f32(vmulq_f32(hp[1], g), hp[0], vld1q_f32(m));
+    float32x4_t vi = vfmaq_f32(vmulq_f32(hp[3], vmulq_f32(g, g)), hp[2], vld1q_f32(v));
+    float32x4_t step = vdivq_f32(vmulq_f32(hp[4], mi), vaddq_f32(vsqrtq_f32(vi), hp[5]));
+    vst1q_f32(m, mi);
+    vst1q_f32(v, vi);
+    vst1q_f32(w, vsubq_f32(vld1q_f32(w), step));
 }
 
-static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d, size_t w) {
-    size_t c = 0;
-    for (; c + 4 <= w; c += 4) {
-        float32x4_t dv = vld1q_f32(d + c);
-        for (size_t j = 0; j < n; j++) {
-            float *r = g + (size_t)rows[j] * stride + c;
-            vst1q_f32(r, vfmaq_f32(vld1q_f32(r), dv, vdupq_n_f32(a[j])));
-        }
+/* b1, 1 - b1, b2, 1 - b2, lr_t, eps: what adam4 takes. */
+static inline void adam4_set(float32x4_t hp[6], float lr_t, float b1, float b2, float eps) {
+    hp[0] = vdupq_n_f32(b1), hp[1] = vdupq_n_f32(1.0f - b1), hp[2] = vdupq_n_f32(b2);
+    hp[3] = vdupq_n_f32(1.0f - b2), hp[4] = vdupq_n_f32(lr_t), hp[5] = vdupq_n_f32(eps);
+}
+
+/* The scalar tail: the same roundings as the vector body. */
+static inline void adam1(float *w, float *m, float *v, float g, float lr_t, float b1, float b2, float eps) {
+    *m = fmaf(b1, *m, (1.0f - b1) * g);
+    *v = fmaf(b2, *v, (1.0f - b2) * (g * g));
+    *w -= (lr_t * *m) / (sqrtf(*v) + eps);
+}
+
+/* adam_sum on NB x 4 columns: the gradient summed in NB registers, then applied. */
+#define ADAM_SUM_BLOCK(NAME, NB)                                                                   \
+    static void NAME(float *w, float *m, float *v, const float *d, size_t stride, const uint32_t *rows, \
+                     const float *a, size_t k, const float32x4_t hp[6]) {                          \
+        float32x4_t g[NB];                                                                         \
+        _Pragma("GCC unroll 32") for (int b = 0; b < NB; b++) g[b] = vdupq_n_f32(0.0f);            \
+        for (size_t j = 0; j < k; j++) {                                                           \
+            const float *r = d + (size_t)rows[j] * stride;                                         \
+            float32x4_t va = vdupq_n_f32(a[j]);                                                    \
+            _Pragma("GCC unroll 32") for (int b = 0; b < NB; b++)                                  \
+                g[b] = vfmaq_f32(g[b], vld1q_f32(r + 4 * b), va);                                  \
+        }                                                                                          \
+        _Pragma("GCC unroll 32") for (int b = 0; b < NB; b++)                                      \
+            adam4(w + 4 * b, m + 4 * b, v + 4 * b, g[b], hp);                                      \
     }
-    for (; c < w; c++)
-        for (size_t j = 0; j < n; j++)
-            g[(size_t)rows[j] * stride + c] = fmaf(a[j], d[c], g[(size_t)rows[j] * stride + c]);
+
+ADAM_SUM_BLOCK(adam_sum_96, 24)
+ADAM_SUM_BLOCK(adam_sum_32, 8)
+ADAM_SUM_BLOCK(adam_sum_4, 1)
+
+static void adam_sum(float *w, float *m, float *v, size_t n, const float *d, size_t stride, const uint32_t *rows,
+                     const float *a, size_t k, const intenti_adam *p) {
+    float32x4_t hp[6];
+    adam4_set(hp, p->lr_t, p->b1, p->b2, p->eps);
+    size_t c = 0;
+    for (; c + 96 <= n; c += 96)
+        adam_sum_96(w + c, m + c, v + c, d + c, stride, rows, a, k, hp);
+    for (; c + 32 <= n; c += 32)
+        adam_sum_32(w + c, m + c, v + c, d + c, stride, rows, a, k, hp);
+    for (; c + 4 <= n; c += 4)
+        adam_sum_4(w + c, m + c, v + c, d + c, stride, rows, a, k, hp);
+    for (; c < n; c++) {
+        float g = 0.0f;
+        for (size_t j = 0; j < k; j++)
+            g = fmaf(a[j], d[(size_t)rows[j] * stride + c], g);
+        adam1(w + c, m + c, v + c, g, p->lr_t, p->b1, p->b2, p->eps);
+    }
 }
 
 /* e^x: clamped to [-80, 80] (operands ordered so NaN passes through max and min), then
@@ -179,7 +207,7 @@ static void sigmoid(float *y, const float *z, size_t n, float s, float w) {
         y[i] += w / (1.0f + expf(-z[i] * s));
 }
 
-static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam, sigmoid};
+static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid};
 
 const intenti_kern *intenti_kern_neon(void) { return &neon; }
 #else

@@ -27,12 +27,16 @@ static void relu(float *x, size_t n) {
         x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-static void adam(float *w, float *m, float *v, const float *g, size_t n, float lr_t, float b1, float b2,
-                 float eps) {
-    for (size_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        w[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+
+static void adam_sum(float *w, float *m, float *v, size_t n, const float *d, size_t stride, const uint32_t *rows,
+                     const float *a, size_t k, const intenti_adam *p) {
+    for (size_t c = 0; c < n; c++) {
+        float g = 0.0f;
+        for (size_t j = 0; j < k; j++)
+            g += a[j] * d[(size_t)rows[j] * stride + c];
+        m[c] = p->b1 * m[c] + (1.0f - p->b1) * g;
+        v[c] = p->b2 * v[c] + (1.0f - p->b2) * g * g;
+        w[c] -= p->lr_t * m[c] / (sqrtf(v[c]) + p->eps);
     }
 }
 
@@ -46,14 +50,9 @@ static void accum_i8(float *h, size_t w, const int8_t *base, const uint32_t *idx
         axpy_i8(h, base + (size_t)idx[j] * w, a[j], w);
 }
 
-static void outer(float *g, size_t stride, const uint32_t *rows, const float *a, size_t n, const float *d, size_t w) {
-    for (size_t j = 0; j < n; j++)
-        axpy(g + (size_t)rows[j] * stride, d, a[j], w);
-}
-
 static void sigmoid(float *y, const float *z, size_t n, float s, float w) {
     for (size_t i = 0; i < n; i++)
         y[i] += w / (1.0f + expf(-z[i] * s));
 }
 
-const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, outer, adam, sigmoid};
+const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid};

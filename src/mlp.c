@@ -83,20 +83,15 @@ static uint32_t max_width(const intenti_mlp *m) {
 int intenti_mlp_ws_new(intenti_mlp_ws *ws, const intenti_mlp *m) {
     memset(ws, 0, sizeof *ws);
     size_t wmax = max_width(m) * sizeof(float);
-    bool ok = (ws->d0 = intenti_aalloc(wmax)) && (ws->d1 = intenti_aalloc(wmax)) &&
-              (ws->on = intenti_aalloc(wmax)) && (ws->on_val = intenti_aalloc(wmax));
+    bool ok = (ws->on = intenti_aalloc(wmax)) && (ws->on_val = intenti_aalloc(wmax));
     for (uint32_t l = 0; ok && l < m->n_layers; l++) {
         size_t n = m->size[l + 1] * sizeof(float);
-        ok = (ws->z[l] = intenti_aalloc(n)) && (ws->a[l] = intenti_aalloc(n)) &&
-             (ws->mask[l] = intenti_aalloc(n)) && (ws->gb[l] = intenti_aalloc(n));
-        if (ok && l > 0)
-            ok = (ws->gw[l] = intenti_aalloc(intenti_mlp_wsize(m, l) * sizeof(float))) != NULL;
+        ok = (ws->z[l] = intenti_aalloc(n)) && (ws->mask[l] = intenti_aalloc(n));
     }
     if (!ok) {
         intenti_mlp_ws_free(ws, m);
         return INTENT_ERR_NOMEM;
     }
-    intenti_mlp_ws_zero(ws, m);
     return INTENT_OK;
 }
 
@@ -104,25 +99,11 @@ void intenti_mlp_ws_free(intenti_mlp_ws *ws, const intenti_mlp *m) {
     (void)m;
     for (uint32_t l = 0; l < INTENTI_MAX_LAYERS; l++) {
         intenti_afree(ws->z[l]);
-        intenti_afree(ws->a[l]);
         intenti_afree(ws->mask[l]);
-        intenti_afree(ws->gw[l]);
-        intenti_afree(ws->gb[l]);
     }
-    intenti_afree(ws->d0);
-    intenti_afree(ws->d1);
     intenti_afree(ws->on);
     intenti_afree(ws->on_val);
     memset(ws, 0, sizeof *ws);
-}
-
-void intenti_mlp_ws_zero(intenti_mlp_ws *ws, const intenti_mlp *m) {
-    for (uint32_t l = 0; l < m->n_layers; l++) {
-        memset(ws->gb[l], 0, m->size[l + 1] * sizeof(float));
-        if (l > 0)
-            memset(ws->gw[l], 0, intenti_mlp_wsize(m, l) * sizeof(float));
-    }
-    ws->loss = 0.0;
 }
 
 /* ReLU then inverted dropout on a hidden layer; the mask is kept for backward. */
@@ -135,17 +116,17 @@ static void activate(float *z, float *a, float *mask, uint32_t n, float p, inten
 }
 
 static void forward(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern *k, const uint32_t *ids,
-                    const float *vals, uint32_t n, float p, intenti_rng *rng) {
+                    const float *vals, uint32_t n, float p, intenti_rng *rng, float *const *a) {
     uint32_t h = m->size[1];
     memcpy(ws->z[0], m->b[0], h * sizeof(float));
     k->accum(ws->z[0], h, m->w[0], ids, vals, n); /* the register-blocked sparse sum */
     for (uint32_t l = 1; l < m->n_layers; l++) {
         uint32_t n_in = m->size[l], n_out = m->size[l + 1], n_on = 0;
-        activate(ws->z[l - 1], ws->a[l - 1], ws->mask[l - 1], n_in, p, rng);
+        activate(ws->z[l - 1], a[l - 1], ws->mask[l - 1], n_in, p, rng);
         for (uint32_t i = 0; i < n_in; i++) /* the units ReLU and dropout left on */
-            if (ws->a[l - 1][i] != 0.0f) {
+            if (a[l - 1][i] != 0.0f) {
                 ws->on[n_on] = i;
-                ws->on_val[n_on++] = ws->a[l - 1][i];
+                ws->on_val[n_on++] = a[l - 1][i];
             }
         memcpy(ws->z[l], m->b[l], n_out * sizeof(float));
         k->accum(ws->z[l], n_out, m->w[l], ws->on, ws->on_val, n_on);
@@ -182,7 +163,7 @@ static double output_delta(const float *z, uint32_t n_out, const uint32_t *lab, 
         float zi = z[i], e = expf(-fabsf(zi)); /* one exp serves the sigmoid and the loss */
         d[i] = scale * (zi >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e));
         if (with_loss)
-            loss += (zi > 0.0f ? zi : 0.0f) + log1pf(e);
+            loss += (zi > 0.0f ? zi : 0.0f) + intenti_log1p_small(e);
     }
     float y = 1.0f - smooth;
     for (uint32_t j = 0; j < n_lab; j++) {
@@ -192,34 +173,22 @@ static double output_delta(const float *z, uint32_t n_out, const uint32_t *lab, 
     return loss;
 }
 
-void intenti_mlp_example(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern *k,
-                         const uint32_t *ids, const float *vals, uint32_t n, const uint32_t *lab,
-                         uint32_t n_lab, const intenti_xcfg *cfg, intenti_rng *rng, float *delta0) {
-    forward(m, ws, k, ids, vals, n, cfg->dropout, rng);
+double intenti_mlp_example(const intenti_mlp *m, intenti_mlp_ws *ws, const intenti_kern *k, const uint32_t *ids,
+                           const float *vals, uint32_t n, const uint32_t *lab, uint32_t n_lab, const intenti_xcfg *cfg,
+                           intenti_rng *rng, const intenti_xout *out) {
+    forward(m, ws, k, ids, vals, n, cfg->dropout, rng, out->a);
     uint32_t L = m->n_layers;
-    float *d = ws->d0, *dprev = ws->d1;
+    float *d = out->d[L - 1];
     double loss = output_delta(ws->z[L - 1], m->size[L], lab, n_lab, cfg->scale, cfg->smooth, cfg->with_loss, d);
     if (cfg->softmax > 0.0f && n_lab > 0)
         loss += softmax_delta(ws->z[L - 1], m->size[L], lab, n_lab, cfg->softmax, cfg->scale, d);
-    if (cfg->with_loss)
-        ws->loss += loss;
-    for (uint32_t l = L - 1; l >= 1; l--) {
+    for (uint32_t l = L - 1; l >= 1; l--) { /* delta of layer l - 1 from layer l's */
         uint32_t n_in = m->size[l], n_out = m->size[l + 1];
-        const float *a = ws->a[l - 1];
-        k->axpy(ws->gb[l], d, 1.0f, n_out);
-        for (uint32_t i = 0; i < n_in; i++) {
-            if (a[i] == 0.0f) { /* ReLU off or dropped: no gradient flows through unit i */
-                dprev[i] = 0.0f;
-                continue;
-            }
-            const float *row = m->w[l] + (size_t)i * n_out;
-            k->axpy(ws->gw[l] + (size_t)i * n_out, d, a[i], n_out);
-            dprev[i] = k->dot(row, d, n_out) * ws->mask[l - 1][i];
-        }
-        float *t = d;
+        const float *a = out->a[l - 1], *mask = ws->mask[l - 1];
+        float *dprev = out->d[l - 1];
+        for (uint32_t i = 0; i < n_in; i++) /* ReLU off or dropped (a == 0): no gradient flows */
+            dprev[i] = a[i] == 0.0f ? 0.0f : k->dot(m->w[l] + (size_t)i * n_out, d, n_out) * mask[i];
         d = dprev;
-        dprev = t;
     }
-    k->axpy(ws->gb[0], d, 1.0f, m->size[1]);
-    memcpy(delta0, d, m->size[1] * sizeof(float));
+    return cfg->with_loss ? loss : 0.0;
 }

@@ -19,18 +19,21 @@ typedef struct fixture {
     float p;       /* dropout */
     float smooth;  /* label smoothing */
     float softmax; /* weight of the softmax cross-entropy */
-    float delta0[16];
+    float a[3][8], d[3][8];
+    intenti_xout out; /* hidden outputs and deltas, in a and d */
 } fixture;
 
 /* Loss of the example under the current parameters; the dropout mask is fixed by
- * re-seeding the same stream every time. Accumulates gradients into ws (zeroed first). */
+ * re-seeding the same stream every time. Leaves the outputs and deltas in f->out. */
 static double loss_of(fixture *f) {
     intenti_rng r;
     intenti_rng_seed(&r, 3, 3);
-    intenti_mlp_ws_zero(&f->ws, &f->m);
     intenti_xcfg cfg = {f->p, f->smooth, f->softmax, 1.0f, true};
-    intenti_mlp_example(&f->m, &f->ws, &intenti_kern_ref, IDS, VALS, 4, LAB, 2, &cfg, &r, f->delta0);
-    return f->ws.loss;
+    for (int l = 0; l < 3; l++) {
+        f->out.a[l] = f->a[l];
+        f->out.d[l] = f->d[l];
+    }
+    return intenti_mlp_example(&f->m, &f->ws, &intenti_kern_ref, IDS, VALS, 4, LAB, 2, &cfg, &r, &f->out);
 }
 
 static void setup(fixture *f, float p) {
@@ -79,13 +82,16 @@ static void check_all(float p, float smooth, float softmax) {
     f.smooth = smooth;
     f.softmax = softmax;
     loss_of(&f);
-    /* snapshot the analytic gradients before perturbing anything */
+    /* the analytic gradients, from the outputs and deltas, before perturbing anything:
+     * w[l] row i gets a[l-1][i] * d[l], b[l] gets d[l], layer 0's row of feature j x_j * d[0] */
     static float gw[3][64], gb[3][8], d0[8];
     for (uint32_t l = 1; l < 3; l++)
-        memcpy(gw[l], f.ws.gw[l], intenti_mlp_wsize(&f.m, l) * sizeof(float));
+        for (uint32_t i = 0; i < f.m.size[l]; i++)
+            for (uint32_t c = 0; c < f.m.size[l + 1]; c++)
+                gw[l][i * f.m.size[l + 1] + c] = f.a[l - 1][i] * f.d[l][c];
     for (uint32_t l = 0; l < 3; l++)
-        memcpy(gb[l], f.ws.gb[l], f.m.size[l + 1] * sizeof(float));
-    memcpy(d0, f.delta0, 6 * sizeof(float));
+        memcpy(gb[l], f.d[l], f.m.size[l + 1] * sizeof(float));
+    memcpy(d0, f.d[0], 6 * sizeof(float));
     int checked = 0;
     for (uint32_t j = 0; j < 4; j++) /* layer 0: only the rows of present features move the loss */
         for (uint32_t c = 0; c < 6; c++, checked++)
@@ -138,11 +144,13 @@ static void loss_gradient(void **state) {
     for (int k = 0; k < 4; k++) {
         double y = (k == 0 || k == 2) ? 1.0 : 0.0;
         want += log1p(exp(z[k])) - y * z[k];
-        assert_float_equal(f.ws.gb[0][k], 1.0 / (1.0 + exp(-z[k])) - y, 1e-6);
+        assert_float_equal(f.d[0][k], 1.0 / (1.0 + exp(-z[k])) - y, 1e-6);
     }
     assert_float_equal(loss, want, 1e-5);
+    float gb[4];
+    memcpy(gb, f.d[0], sizeof gb);
     for (uint32_t k = 0; k < 4; k++)
-        check_param(&f, &f.m.b[0][k], f.ws.gb[0][k], "logit", k);
+        check_param(&f, &f.m.b[0][k], gb[k], "logit", k);
     /* large logits stay finite */
     f.m.b[0][0] = -200.0f;
     f.m.b[0][1] = 200.0f;
