@@ -62,7 +62,7 @@ install: all
 	install -m 755 $(BUILD)/intent $(DESTDIR)$(PREFIX)/bin/
 	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/intent.pc >$(DESTDIR)$(PREFIX)/lib/pkgconfig/intent.pc
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h tests/kern/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -96,11 +96,11 @@ test: $(BUILD)/tests/feedback_crash
 # cross-compiled and run under qemu, when gcc-aarch64-linux-gnu and qemu-user are there.
 KERN_SRC := src/kern_ref.c src/kern_avx2.c src/kern_avx512.c src/kern_neon.c src/rng.c tests/kern/kern_check.c
 AARCH64_CC ?= aarch64-linux-gnu-gcc
-$(BUILD)/tests/kern_check: $(KERN_SRC) $(wildcard include/*.h src/*.h)
+$(BUILD)/tests/kern_check: $(KERN_SRC) $(wildcard include/*.h src/*.h tests/kern/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(KERN_SRC) -lm
 
-$(BUILD)/tests/kern_check_neon: $(KERN_SRC) $(wildcard include/*.h src/*.h)
+$(BUILD)/tests/kern_check_neon: $(KERN_SRC) $(wildcard include/*.h src/*.h tests/kern/*.h)
 	@mkdir -p $(dir $@)
 	@if command -v $(AARCH64_CC) >/dev/null 2>&1; then \
 		$(AARCH64_CC) -std=c11 -D_GNU_SOURCE -O2 -static $(WARN) $(CPPFLAGS) -o $@ $(KERN_SRC) -lm; \

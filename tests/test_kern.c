@@ -3,153 +3,11 @@
  * odd tails, unaligned pointers, values of mixed sign and magnitude.
  */
 #include "tests.h"
+#include "kern/checks.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAXN 1100
-
-static float rnd(intenti_rng *r) { return (intenti_rng_unit(r) * 2.0f - 1.0f) * (intenti_rng_unit(r) < 0.1f ? 100.0f : 1.0f); }
-
-/* Within tol relative to scale, the magnitude of the terms that were summed (a result
- * near zero from large terms carries their rounding, not its own). */
-static void close_enough(const float *a, const float *b, size_t n, float tol, float scale) {
-    for (size_t i = 0; i < n; i++)
-        if (fabsf(a[i] - b[i]) > tol * (1.0f + scale))
-            fail_msg("element %zu: %g vs reference %g", i, (double)a[i], (double)b[i]);
-}
-
-static float max_abs(const float *x, size_t n) {
-    float m = 0.0f;
-    for (size_t i = 0; i < n; i++)
-        m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
-    return m;
-}
-
-static void check_set(const intenti_kern *k) {
-    static float x[MAXN + 16], y0[MAXN + 16], y1[MAXN + 16];
-    static int8_t q[MAXN + 16];
-    intenti_rng r;
-    intenti_rng_seed(&r, 7, 0);
-    const intenti_kern *ref = &intenti_kern_ref;
-    for (int trial = 0; trial < 300; trial++) {
-        size_t n = trial < 40 ? (size_t)trial : intenti_rng_below(&r, MAXN);
-        size_t ox = intenti_rng_below(&r, 8), oy = intenti_rng_below(&r, 8); /* misalign */
-        for (size_t i = 0; i < n + 16; i++) {
-            x[i] = rnd(&r);
-            y0[i] = y1[i] = rnd(&r);
-            q[i] = (int8_t)(intenti_rng_below(&r, 256) - 128);
-        }
-        float a = rnd(&r), scale = max_abs(y0, n + 16) + fabsf(a) * max_abs(x, n + 16);
-        ref->axpy(y0 + oy, x + ox, a, n);
-        k->axpy(y1 + oy, x + ox, a, n);
-        close_enough(y1, y0, n + 16, 1e-6f, scale);
-        scale = max_abs(y0, n + 16) + fabsf(a) * 128.0f;
-        ref->axpy_i8(y0 + oy, q + ox, a, n);
-        k->axpy_i8(y1 + oy, q + ox, a, n);
-        close_enough(y1, y0, n + 16, 1e-6f, scale);
-        float d0 = ref->dot(x + ox, y0 + oy, n), d1 = k->dot(x + ox, y1 + oy, n);
-        assert_true(fabsf(d0 - d1) <= 1e-3f * (1.0f + fabsf(d0)) + 1e-2f * sqrtf((float)n));
-        ref->relu(y0 + oy, n);
-        k->relu(y1 + oy, n);
-        close_enough(y1, y0, n + 16, 1e-6f, max_abs(y0, n + 16));
-        for (size_t i = 0; i < n; i++)
-            assert_true(y1[oy + i] >= 0.0f);
-    }
-}
-
-/* Confidences: random logits of every magnitude, the clamped range past +-80 and its
- * edges, infinities and NaN (which must stay NaN: decoding reads it as 0). */
-static void check_sigmoid(const intenti_kern *k) {
-    static float z[MAXN + 16], y0[MAXN + 16], y1[MAXN + 16];
-    intenti_rng r;
-    intenti_rng_seed(&r, 11, 0);
-    const float special[] = {0.0f, -0.0f, 79.9f, -79.9f, 80.5f, -80.5f, 200.0f, -200.0f, INFINITY, -INFINITY, NAN};
-    for (int trial = 0; trial < 200; trial++) {
-        size_t n = trial < 40 ? (size_t)trial : intenti_rng_below(&r, MAXN);
-        size_t oz = intenti_rng_below(&r, 8), oy = intenti_rng_below(&r, 8);
-        for (size_t i = 0; i < n + 16; i++) {
-            z[i] = rnd(&r) * 0.3f;
-            if (intenti_rng_unit(&r) < 0.05f)
-                z[i] = special[intenti_rng_below(&r, sizeof special / sizeof *special)];
-            y0[i] = y1[i] = intenti_rng_unit(&r);
-        }
-        float s = 0.2f + 2.0f * intenti_rng_unit(&r), w = trial % 2 ? 1.0f : 0.25f;
-        intenti_kern_ref.sigmoid(y0 + oy, z + oz, n, s, w);
-        k->sigmoid(y1 + oy, z + oz, n, s, w);
-        for (size_t i = 0; i < n + 16; i++) {
-            if (isnan(y0[i]) || isnan(y1[i])) {
-                assert_true(isnan(y0[i]) && isnan(y1[i]));
-                continue;
-            }
-            if (fabsf(y1[i] - y0[i]) > 1e-6f * (fabsf(y0[i]) + w))
-                fail_msg("sigmoid element %zu: %g vs reference %g", i, (double)y1[i], (double)y0[i]);
-        }
-    }
-}
-
-/* The sparse-layer bodies: random widths (block, 8-lane and scalar tails), random rows. */
-static void check_accum(const intenti_kern *k) {
-    enum { ROWS = 300, MAXW = 200 };
-    static float basef[ROWS * MAXW + 8], h0[MAXW + 8], h1[MAXW + 8], a[64];
-    static int8_t baseq[ROWS * MAXW + 8];
-    uint32_t idx[64];
-    intenti_rng r;
-    intenti_rng_seed(&r, 21, 0);
-    for (size_t i = 0; i < ROWS * MAXW + 8; i++) {
-        basef[i] = rnd(&r);
-        baseq[i] = (int8_t)(intenti_rng_below(&r, 255) - 127);
-    }
-    for (int trial = 0; trial < 400; trial++) {
-        size_t w = 1 + intenti_rng_below(&r, MAXW), n = intenti_rng_below(&r, 64), off = intenti_rng_below(&r, 8);
-        for (size_t j = 0; j < n; j++) {
-            idx[j] = intenti_rng_below(&r, ROWS - 1);
-            a[j] = rnd(&r);
-        }
-        for (size_t i = 0; i < w; i++)
-            h0[i] = h1[i] = rnd(&r);
-        float scale = max_abs(h0, w);
-        for (size_t j = 0; j < n; j++)
-            scale += fabsf(a[j]) * 128.0f;
-        intenti_kern_ref.accum(h0, w, basef + off, idx, a, n);
-        k->accum(h1, w, basef + off, idx, a, n);
-        close_enough(h1, h0, w, 1e-6f, scale);
-        intenti_kern_ref.accum_i8(h0, w, baseq + off, idx, a, n);
-        k->accum_i8(h1, w, baseq + off, idx, a, n);
-        close_enough(h1, h0, w, 1e-6f, scale);
-    }
-}
-
-/* adam_sum: random widths and strides, rows that repeat, nothing written past the width.
- * w starts at zero, so afterwards it is minus the step and is compared at that scale. */
-static void check_adam_sum(const intenti_kern *k) {
-    enum { ROWS = 40, MAXW = 200 };
-    static float d[ROWS * (MAXW + 8)], w0[MAXW + 8], w1[MAXW + 8], m0[2 * MAXW + 16], m1[2 * MAXW + 16], a[64];
-    uint32_t rows[64];
-    intenti_rng r;
-    intenti_rng_seed(&r, 33, 0);
-    for (int trial = 0; trial < 300; trial++) {
-        size_t n = 1 + intenti_rng_below(&r, MAXW), stride = n + intenti_rng_below(&r, 8);
-        size_t k_rows = intenti_rng_below(&r, 64), off = intenti_rng_below(&r, 8);
-        for (size_t i = 0; i < ROWS * stride; i++)
-            d[i] = rnd(&r);
-        for (size_t j = 0; j < k_rows; j++) {
-            rows[j] = intenti_rng_below(&r, ROWS - 1);
-            a[j] = rnd(&r) * 0.1f;
-        }
-        for (size_t i = 0; i < n + 8; i++) {
-            w0[i] = w1[i] = 0.0f;
-            m0[i] = m1[i] = rnd(&r) * 0.01f;
-            m0[n + 8 + i] = m1[n + 8 + i] = fabsf(rnd(&r)) * 0.01f;
-        }
-        intenti_adam p = {0.001f, 0.9f, 0.999f, 1e-7f, 0.001f};
-        intenti_kern_ref.adam_sum(w0, m0, m0 + n + 8, n, d + off, stride, rows, a, k_rows, &p);
-        k->adam_sum(w1, m1, m1 + n + 8, n, d + off, stride, rows, a, k_rows, &p);
-        close_enough(w1, w0, n + 8, 1e-4f * max_abs(w0, n + 8), 0.0f);
-        close_enough(m1, m0, 2 * n + 16, 1e-5f, max_abs(m0, 2 * n + 16));
-    }
-}
 
 static void avx2_matches_reference(void **state) {
     (void)state;
@@ -161,10 +19,11 @@ static void avx2_matches_reference(void **state) {
     if (!k)
         skip();
 #endif
-    check_set(k);
-    check_accum(k);
-    check_sigmoid(k);
-    check_adam_sum(k);
+    int ok[N_KERN_CHECKS];
+    kern_checks(k, ok);
+    for (int c = 0; c < N_KERN_CHECKS; c++)
+        if (!ok[c])
+            fail_msg("avx2 %s differs from the reference", KERN_CHECKS[c]);
 }
 
 static void reference_is_self_consistent(void **state) {

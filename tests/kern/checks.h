@@ -1,0 +1,164 @@
+/*
+ * checks.h - every kernel of a set against the scalar reference: random sizes with odd
+ * tails, unaligned pointers, mixed magnitudes. Shared by the cmocka test (tests/test_kern.c)
+ * and kern_check.c, which runs where only a cross compiler and an emulator are at hand.
+ * kern_checks(k, ok) sets ok[i] to whether KERN_CHECKS[i] agrees.
+ */
+#ifndef INTENT_KERN_CHECKS_H
+#define INTENT_KERN_CHECKS_H
+
+#include "intent_impl.h"
+
+#include <math.h>
+
+#define MAXN 1100
+#define N_KERN_CHECKS 8
+static const char *const KERN_CHECKS[N_KERN_CHECKS] = {"axpy", "axpy_i8", "dot",     "relu",
+                                                      "accum", "accum_i8", "sigmoid", "adam_sum"};
+
+static float rnd(intenti_rng *r) {
+    return (intenti_rng_unit(r) * 2.0f - 1.0f) * (intenti_rng_unit(r) < 0.1f ? 100.0f : 1.0f);
+}
+
+static float max_abs(const float *x, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    return m;
+}
+
+static int close_enough(const float *a, const float *b, size_t n, float tol, float scale) {
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(a[i] - b[i]) <= tol * (1.0f + scale)))
+            return 0;
+    return 1;
+}
+
+static void set_ok(const intenti_kern *k, int *ok) {
+    static float x[MAXN + 16], y0[MAXN + 16], y1[MAXN + 16];
+    static int8_t q[MAXN + 16];
+    const intenti_kern *ref = &intenti_kern_ref;
+    intenti_rng r;
+    intenti_rng_seed(&r, 7, 0);
+    for (int trial = 0; trial < 300; trial++) {
+        size_t n = trial < 40 ? (size_t)trial : intenti_rng_below(&r, MAXN);
+        size_t ox = intenti_rng_below(&r, 8), oy = intenti_rng_below(&r, 8);
+        for (size_t i = 0; i < n + 16; i++) {
+            x[i] = rnd(&r);
+            y0[i] = y1[i] = rnd(&r);
+            q[i] = (int8_t)(intenti_rng_below(&r, 256) - 128);
+        }
+        float a = rnd(&r), scale = max_abs(y0, n + 16) + fabsf(a) * max_abs(x, n + 16);
+        ref->axpy(y0 + oy, x + ox, a, n);
+        k->axpy(y1 + oy, x + ox, a, n);
+        ok[0] &= close_enough(y1, y0, n + 16, 1e-6f, scale);
+        scale = max_abs(y0, n + 16) + fabsf(a) * 128.0f;
+        ref->axpy_i8(y0 + oy, q + ox, a, n);
+        k->axpy_i8(y1 + oy, q + ox, a, n);
+        ok[1] &= close_enough(y1, y0, n + 16, 1e-6f, scale);
+        float d0 = ref->dot(x + ox, y0 + oy, n), d1 = k->dot(x + ox, y1 + oy, n);
+        ok[2] &= fabsf(d0 - d1) <= 1e-3f * (1.0f + fabsf(d0)) + 1e-2f * sqrtf((float)n);
+        ref->relu(y0 + oy, n);
+        k->relu(y1 + oy, n);
+        ok[3] &= close_enough(y1, y0, n + 16, 1e-6f, max_abs(y0, n + 16));
+    }
+}
+
+/* Confidences against the reference: logits of every magnitude, the clamped range, NaN. */
+static int sigmoid_ok(const intenti_kern *k) {
+    static float z[MAXN + 16], y0[MAXN + 16], y1[MAXN + 16];
+    intenti_rng r;
+    intenti_rng_seed(&r, 11, 0);
+    const float special[] = {0.0f, 79.9f, -79.9f, 80.5f, -80.5f, 200.0f, -200.0f, INFINITY, -INFINITY, NAN};
+    int ok = 1;
+    for (int trial = 0; trial < 200; trial++) {
+        size_t n = trial < 40 ? (size_t)trial : intenti_rng_below(&r, MAXN);
+        size_t oz = intenti_rng_below(&r, 8), oy = intenti_rng_below(&r, 8);
+        for (size_t i = 0; i < n + 16; i++) {
+            z[i] = rnd(&r) * 0.3f;
+            if (intenti_rng_unit(&r) < 0.05f)
+                z[i] = special[intenti_rng_below(&r, sizeof special / sizeof *special)];
+            y0[i] = y1[i] = intenti_rng_unit(&r);
+        }
+        float s = 0.2f + 2.0f * intenti_rng_unit(&r), w = trial % 2 ? 1.0f : 0.25f;
+        intenti_kern_ref.sigmoid(y0 + oy, z + oz, n, s, w);
+        k->sigmoid(y1 + oy, z + oz, n, s, w);
+        for (size_t i = 0; i < n + 16; i++)
+            ok &= (isnan(y0[i]) || isnan(y1[i])) ? isnan(y0[i]) && isnan(y1[i])
+                                                   : fabsf(y1[i] - y0[i]) <= 1e-6f * (fabsf(y0[i]) + w);
+    }
+    return ok;
+}
+
+static void accum_ok(const intenti_kern *k, int *ok) {
+    enum { ROWS = 300, MAXW = 260 };
+    static float basef[ROWS * MAXW + 8], h0[MAXW + 8], h1[MAXW + 8], a[64];
+    static int8_t baseq[ROWS * MAXW + 8];
+    uint32_t idx[64];
+    intenti_rng r;
+    intenti_rng_seed(&r, 21, 0);
+    for (size_t i = 0; i < ROWS * MAXW + 8; i++) {
+        basef[i] = rnd(&r);
+        baseq[i] = (int8_t)(intenti_rng_below(&r, 255) - 127);
+    }
+    for (int trial = 0; trial < 400; trial++) {
+        size_t w = 1 + intenti_rng_below(&r, MAXW), n = intenti_rng_below(&r, 64), off = intenti_rng_below(&r, 8);
+        for (size_t j = 0; j < n; j++) {
+            idx[j] = intenti_rng_below(&r, ROWS - 1);
+            a[j] = rnd(&r);
+        }
+        for (size_t i = 0; i < w + 8; i++)
+            h0[i] = h1[i] = rnd(&r);
+        float scale = max_abs(h0, w);
+        for (size_t j = 0; j < n; j++)
+            scale += fabsf(a[j]) * 128.0f;
+        intenti_kern_ref.accum(h0, w, basef + off, idx, a, n);
+        k->accum(h1, w, basef + off, idx, a, n);
+        ok[0] &= close_enough(h1, h0, w + 8, 1e-6f, scale); /* + 8: nothing past w written */
+        intenti_kern_ref.accum_i8(h0, w, baseq + off, idx, a, n);
+        k->accum_i8(h1, w, baseq + off, idx, a, n);
+        ok[1] &= close_enough(h1, h0, w + 8, 1e-6f, scale);
+    }
+}
+
+/* adam_sum: random widths and strides, rows that repeat, nothing written past the width. */
+static int adam_sum_ok(const intenti_kern *k) {
+    enum { ROWS = 40, MAXW = 260 };
+    static float d[ROWS * (MAXW + 8)], w0[MAXW + 8], w1[MAXW + 8], m0[2 * MAXW + 16], m1[2 * MAXW + 16], a[64];
+    uint32_t rows[64];
+    intenti_rng r;
+    intenti_rng_seed(&r, 33, 0);
+    int ok = 1;
+    for (int trial = 0; trial < 300; trial++) {
+        size_t n = 1 + intenti_rng_below(&r, MAXW), stride = n + intenti_rng_below(&r, 8);
+        size_t k_rows = intenti_rng_below(&r, 64), off = intenti_rng_below(&r, 8);
+        for (size_t i = 0; i < ROWS * stride; i++)
+            d[i] = rnd(&r);
+        for (size_t j = 0; j < k_rows; j++) {
+            rows[j] = intenti_rng_below(&r, ROWS - 1);
+            a[j] = rnd(&r) * 0.1f;
+        }
+        for (size_t i = 0; i < n + 8; i++) {
+            w0[i] = w1[i] = 0.0f; /* then w is minus the step, compared at the steps' scale */
+            m0[i] = m1[i] = rnd(&r) * 0.01f;
+            m0[n + 8 + i] = m1[n + 8 + i] = fabsf(rnd(&r)) * 0.01f;
+        }
+        intenti_adam p = {0.001f, 0.9f, 0.999f, 1e-7f, 0.001f};
+        intenti_kern_ref.adam_sum(w0, m0, m0 + n + 8, n, d + off, stride, rows, a, k_rows, &p);
+        k->adam_sum(w1, m1, m1 + n + 8, n, d + off, stride, rows, a, k_rows, &p);
+        ok &= close_enough(w1, w0, n + 8, 1e-4f * max_abs(w0, n + 8), 0.0f) &&
+              close_enough(m1, m0, 2 * n + 16, 1e-5f, max_abs(m0, 2 * n + 16));
+    }
+    return ok;
+}
+
+static void kern_checks(const intenti_kern *k, int ok[N_KERN_CHECKS]) {
+    for (int i = 0; i < N_KERN_CHECKS; i++)
+        ok[i] = 1;
+    set_ok(k, ok);
+    accum_ok(k, ok + 4);
+    ok[6] = sigmoid_ok(k);
+    ok[7] = adam_sum_ok(k);
+}
+
+#endif
