@@ -6,20 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The sets this CPU can run, best first. AVX2 comes before AVX-512: on the Xeon we
- * measured (bench output in the README), int8 answers took 4.0 us p50 with AVX2 and
- * 5.2 us with AVX-512 — the 512-bit int8-to-float conversions compete with the FMAs for
- * the ports 512-bit code leaves — and float answers were even. INTENT_KERNEL=avx512
- * selects it where it wins. */
+/* The sets this CPU can run, best first. AVX-512 leads: on the dedicated Xeon, against
+ * AVX2 on the same host in seven runs (docs/SPEED.md), int8 models answered up to 15%
+ * sooner and up to 20% more per second with it, never slower; float ones within noise.
+ * (An earlier host had it the other way round for int8, 5.2 against 4.0 us, before the
+ * kernels summed the rest of a layer in one pass.) INTENT_KERNEL=avx2 picks AVX2. */
 static size_t usable(const intenti_kern **out) {
     size_t n = 0;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && intenti_kern_avx2())
-        out[n++] = intenti_kern_avx2();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && intenti_kern_avx512())
         out[n++] = intenti_kern_avx512();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && intenti_kern_avx2())
+        out[n++] = intenti_kern_avx2();
 #elif defined(__aarch64__)
     if (intenti_kern_neon()) /* Advanced SIMD is part of every AArch64 CPU */
         out[n++] = intenti_kern_neon();
