@@ -37,8 +37,9 @@ typedef struct intenti_kern {
     void (*accum_i8)(float *h, size_t w, const int8_t *base, const uint32_t *idx, const float *a, size_t n);
     /* Adam on one parameter row w[0..n) whose gradient is a weighted sum of rows of d:
      * g[c] = sum_j a[j] * d[rows[j] * stride + c], added in j order from zero; then
-     * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t * m / (sqrt(v) + eps). The gradient lives in registers only: it is never
-     * written, so a sparse layer needs no gradient table to clear, fill and read back. */
+     * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t * m / (sqrt(v) + eps). The
+     * gradient lives in registers only: it is never written, so a sparse layer needs no
+     * gradient table to clear, fill and read back. */
     void (*adam_sum)(float *w, float *m, float *v, size_t n, const float *d, size_t stride,
                      const uint32_t *rows, const float *a, size_t k, const intenti_adam *p);
     /* Confidences: y[i] += w / (1 + e^(-s z[i])). SIMD sets take e^x from a polynomial
@@ -51,9 +52,7 @@ INTENTI_HIDDEN extern const intenti_kern intenti_kern_ref;
  * hardware prefetcher cannot guess; the row INTENTI_PF_AHEAD places ahead in idx is asked
  * for while this one is summed, so its cache lines arrive before they are needed.
  * INTENTI_PREFETCH_ROW(base, w, idx, j, n, bytes): the first `bytes` of row idx[j + AHEAD]. */
-#ifndef INTENTI_PF_AHEAD
 #define INTENTI_PF_AHEAD 4
-#endif
 #define INTENTI_PREFETCH_ROW(base, w, idx, j, n, bytes)                                              \
     do {                                                                                          \
         if ((j) + INTENTI_PF_AHEAD < (n)) {                                                       \

@@ -368,11 +368,11 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
 
 /* Raw counts (after intenti_extract) -> what layer 0 needs: unseen buckets (idf 0)
  * dropped, tf' = 1 + ln(tf) when sublinear, in place, and net 0's weights tf' * gain in
- * f->w; returns 1 / the L2 norm of the
- * tf-idf vector, sqrt(sum_j (tf'_j idf_j)^2), or 0 for an empty one. The dedup table is
- * emptied first, since compaction breaks its links (as in intenti_weigh). Whether a bucket
- * is unseen, or counted more than once, is random from one n-gram to the next: the loop
- * writes every entry and advances by a comparison, so the CPU has nothing to mispredict. */
+ * f->w; returns 1 / the L2 norm of the tf-idf vector, sqrt(sum_j (tf'_j idf_j)^2), or 0
+ * for an empty one. The dedup table is emptied first, since compaction breaks its links
+ * (as in intenti_weigh). Whether a bucket is unseen, or counted more than once, is random
+ * from one n-gram to the next: the loop writes every entry and advances by a comparison,
+ * so the CPU has nothing to mispredict. */
 static float prepare_counts(const intent_model *m, intenti_feats *f) {
     intenti_unhash(f);
     bool sub = m->fs.flags & INTENTI_FEAT_SUBLINEAR;
