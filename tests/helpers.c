@@ -113,3 +113,16 @@ void fail_alloc_at(long n) {
 }
 
 long alloc_count(void) { return count; }
+
+intent_model *small_model(const intent_dataset *ds) {
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.buckets = 2048;
+    o.hidden[0] = 32;
+    o.lr = 0.01f;
+    o.threads = 1;
+    intent_model *m;
+    intent_error err;
+    assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_OK);
+    return m;
+}

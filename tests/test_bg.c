@@ -26,15 +26,7 @@ static void on_done(int status, const intent_retrain_report *rep, const char *me
 }
 
 static intent_service *served(const intent_dataset *ds) {
-    intent_train_opts o;
-    intent_train_opts_init(&o);
-    o.buckets = 2048;
-    o.hidden[0] = 32;
-    o.lr = 0.01f;
-    o.threads = 1;
-    intent_model *m;
-    intent_error err;
-    assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_OK);
+    intent_model *m = small_model(ds);
     intent_service *svc;
     assert_int_equal(intent_service_new(&svc), INTENT_OK);
     assert_int_equal(intent_service_swap(svc, m, NULL), INTENT_OK);

@@ -25,19 +25,6 @@ static intent_dataset *base_data(void) {
     return ds_from_text(tsv);
 }
 
-static intent_model *base_model(const intent_dataset *ds) {
-    intent_train_opts o;
-    intent_train_opts_init(&o);
-    o.buckets = 2048;
-    o.hidden[0] = 32;
-    o.lr = 0.01f;
-    o.threads = 1;
-    intent_model *m;
-    intent_error err;
-    assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_OK);
-    return m;
-}
-
 static const char *top_label(const intent_model *m, const char *text) {
     intent_ctx *ctx;
     intent_score top[2];
@@ -61,7 +48,7 @@ static void learns_a_new_label(void **state) {
     (void)state;
     intent_dataset *ds = base_data(), *fb = ds_from_text("DIM\tdim the lights\nDIM\tmake the lights dimmer\n"
                                                          "DIM\tlights down to thirty percent\nDIM\tdim the lamp\n");
-    intent_model *m = base_model(ds), *m2;
+    intent_model *m = small_model(ds), *m2;
     assert_int_equal(intent_model_n_labels(m), 3);
     intent_retrain_opts o = fast_opts();
     intent_retrain_report rep;
@@ -107,7 +94,7 @@ static void refuses_a_worse_model(void **state) {
     for (int i = 0; i < 7; i++)
         at += (size_t)snprintf(tsv + at, sizeof tsv - at, "PLAY\t%s\n", wrong[i]);
     intent_dataset *fb = ds_from_text(tsv);
-    intent_model *m = base_model(ds), *m2 = (intent_model *)ds;
+    intent_model *m = small_model(ds), *m2 = (intent_model *)ds;
     intent_retrain_opts o = fast_opts();
     o.feedback_repeat = 20;
     o.max_drop = 0.0f;

@@ -23,6 +23,7 @@ int have_data(const char *set);      /* prints why and returns 0 when the set is
 int quick_mode(void);                /* INTENT_TEST_QUICK=1: skip the slow, big-data tests */
 intent_dataset *load_ds(const char *path);
 intent_dataset *ds_from_text(const char *tsv);   /* a dataset from TSV text */
+intent_model *small_model(const intent_dataset *ds); /* 2,048 buckets, 32 hidden, 1 thread */
 intent_model *train_small(const intent_dataset *ds, uint64_t seed, uint32_t threads);
 void tmp_path(char *buf, size_t cap, const char *name);
 /* The allocation hook that fails the n-th allocation (n = 0: never). */
