@@ -127,6 +127,47 @@ static void batch_equals_single(void **state) {
     intent_model_free(m);
 }
 
+/* An int8 copy holds every layer in int8 (the dense ones too: their rows are what a query
+ * reads most often after the table's) and answers as the float model does, within the
+ * rounding of 8-bit weights. */
+static void int8_copy_answers_alike(void **state) {
+    (void)state;
+    static const uint32_t hidden[][2] = {{32, 0}, {16, 8}}; /* one layer; two */
+    for (int t = 0; t < 2; t++) {
+        intent_dataset *ds = ds_from_text(DATA);
+        intent_train_opts o;
+        intent_train_opts_init(&o);
+        o.buckets = 4096;
+        o.hidden[0] = hidden[t][0];
+        o.hidden[1] = hidden[t][1];
+        o.n_hidden = hidden[t][1] ? 2 : 1;
+        o.lr = 0.01f;
+        o.threads = 1;
+        intent_model *m = NULL, *q = NULL;
+        intent_error err;
+        assert_int_equal(intent_train(ds, ds, &o, &m, &err), INTENT_OK);
+        assert_int_equal(intent_model_quantize(m, &q, &err), INTENT_OK);
+        assert_int_equal(q->nets[0].n_layers, o.n_hidden + 1);
+        for (uint32_t l = 0; l < q->nets[0].n_layers; l++)
+            assert_int_equal(q->nets[0].layers[l].dtype, INTENTI_DT_I8);
+        intent_ctx *ctx;
+        assert_int_equal(intent_ctx_new(m, &ctx), INTENT_OK);
+        const char *texts[] = {"turn on the lamp", "play a song", "rain tomorrow?", "lights and music"};
+        for (int i = 0; i < 4; i++) {
+            float cf[4], cq[4];
+            size_t len = strlen(texts[i]);
+            assert_int_equal(intent_predict_batch(m, ctx, &texts[i], &len, 1, cf), INTENT_OK);
+            assert_int_equal(intent_predict_batch(q, ctx, &texts[i], &len, 1, cq), INTENT_OK);
+            for (size_t k = 0; k < intent_model_n_labels(m); k++)
+                assert_true(fabsf(cf[k] - cq[k]) < 0.03f);
+        }
+        intent_ctx_free(ctx);
+        intent_model_free(q);
+        intent_model_free(m);
+        intent_dataset_free(ds);
+    }
+}
+
 /* A context made for no model (or a smaller one) grows on first use, in intent_predict too. */
 static void ctx_grows_in_predict(void **state) {
     (void)state;
@@ -327,7 +368,7 @@ int test_predict(int *total) {
         cmocka_unit_test(decode_orders_and_counts), cmocka_unit_test(predicts_what_it_learned),
         cmocka_unit_test(batch_equals_single), cmocka_unit_test(ctx_grows_in_predict),
         cmocka_unit_test(bad_arguments), cmocka_unit_test(clauses_split), cmocka_unit_test(compound_commands),
-        cmocka_unit_test(context_shared_across_models),
+        cmocka_unit_test(context_shared_across_models), cmocka_unit_test(int8_copy_answers_alike),
     };
     return RUN("predict", tests, total);
 }
