@@ -373,27 +373,51 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
  * (as in intenti_weigh). Whether a bucket is unseen, or counted more than once, is random
  * from one n-gram to the next: the loop writes every entry and advances by a comparison,
  * so the CPU has nothing to mispredict. */
+/* One feature j of prepare_counts, its square added to sum S (see below). */
+#define PREPARE_ONE(S)                                                                             \
+    do {                                                                                           \
+        uint32_t id = ids[j];                                                                      \
+        float idf = ri[id].idf, tf = vals[j];                                                      \
+        if (sub) /* counts are whole numbers >= 1; tf1[c] = 1 + ln(c) below INTENTI_TF1 */         \
+            tf = tf < (float)INTENTI_TF1 ? tf1[(uint32_t)tf] : 1.0f + logf(tf);                    \
+        S += (tf * idf) * (tf * idf); /* + 0 for an unseen bucket */                               \
+        w[k] = tf * ri[id].gain;      /* net 0's layer-0 weight, while the line is hot */          \
+        ids[k] = id;                                                                               \
+        vals[k] = tf;                                                                              \
+        k += idf != 0.0f;                                                                          \
+        j++;                                                                                       \
+    } while (0)
+
+/* The norm is four partial sums (feature j in sum j % 4), kept in registers by unrolling
+ * four features a turn: one sum would be a chain of dependent adds through all of a
+ * text's features. The arrays are read and written through locals marked restrict: they
+ * are distinct, and through f every store might alias f->n for all the compiler knows. */
 static float prepare_counts(const intent_model *m, intenti_feats *f) {
     intenti_unhash(f);
-    bool sub = m->fs.flags & INTENTI_FEAT_SUBLINEAR;
-    const intenti_rowinfo *ri = m->rows[0];
-    float norm2[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* four sums: no one chain of adds */
-    uint32_t k = 0;
-    for (uint32_t j = 0; j < f->n; j++) { /* no data-dependent branch: see the comment above */
-        uint32_t id = f->ids[j];
-        float idf = ri[id].idf, tf = f->vals[j];
-        if (sub) /* counts are whole numbers >= 1; tf1[c] = 1 + ln(c) below INTENTI_TF1 */
-            tf = tf < (float)INTENTI_TF1 ? f->tf1[(uint32_t)tf] : 1.0f + logf(tf);
-        norm2[j % 4] += (tf * idf) * (tf * idf); /* + 0 for an unseen bucket */
-        f->w[k] = tf * ri[id].gain;              /* net 0's layer-0 weight, while the line is hot */
-        f->ids[k] = id;
-        f->vals[k] = tf;
-        k += idf != 0.0f;
+    const bool sub = m->fs.flags & INTENTI_FEAT_SUBLINEAR;
+    const intenti_rowinfo *restrict ri = m->rows[0];
+    const float *restrict tf1 = f->tf1;
+    uint32_t *restrict ids = f->ids;
+    float *restrict vals = f->vals, *restrict w = f->w;
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    uint32_t n = f->n, j = 0, k = 0; /* no data-dependent branch: see the comment above */
+    while (j + 4 <= n) {
+        PREPARE_ONE(s0);
+        PREPARE_ONE(s1);
+        PREPARE_ONE(s2);
+        PREPARE_ONE(s3);
     }
+    if (j < n)
+        PREPARE_ONE(s0);
+    if (j < n)
+        PREPARE_ONE(s1);
+    if (j < n)
+        PREPARE_ONE(s2);
     f->n = k;
-    float sum = (norm2[0] + norm2[1]) + (norm2[2] + norm2[3]);
+    float sum = (s0 + s1) + (s2 + s3);
     return sum > 0.0f ? 1.0f / sqrtf(sum) : 0.0f;
 }
+#undef PREPARE_ONE
 
 /* Layer 0 of a served model: h = b + inv_norm * sum_j tf'_j * gain_j * W[id_j], the
  * tf-idf weighting folded into each row's gain (idf, times the int8 scale). */

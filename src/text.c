@@ -208,6 +208,35 @@ static inline __attribute__((always_inline)) void add_feature(intenti_feats *f, 
     f->n++;
 }
 
+/* Adds k bucket ids, as add_feature does one by one. With direct dedup the count, the
+ * generation and the tables live in locals: through f, a store to ids, vals or dd might
+ * alias f->n as far as the compiler can tell, so it stores and reloads the count at every
+ * n-gram, which puts a store-to-load forward on the one chain that runs through all of a
+ * text's n-grams (the count). The four arrays are distinct: restrict says so. */
+static void add_features(intenti_feats *f, const uint32_t *restrict id, uint32_t k) {
+    if (!f->dd) {
+        for (uint32_t j = 0; j < k; j++)
+            add_feature(f, id[j]);
+        return;
+    }
+    intenti_dd *restrict dd = f->dd;
+    uint32_t *restrict ids = f->ids;
+    float *restrict vals = f->vals;
+    uint32_t n = f->n;
+    uint16_t gen = f->gen;
+    for (uint32_t j = 0; j < k; j++) { /* add_feature's direct branch, on the locals */
+        uint32_t b = id[j];
+        intenti_dd d = dd[b];
+        uint32_t seen = d.gen == gen, p = seen ? d.pos : n;
+        ids[n] = b;
+        vals[n] = 0.0f;
+        dd[b] = (intenti_dd){gen, (uint16_t)p};
+        vals[p] += 1.0f;
+        n += !seen & (n < INTENTI_MAX_FEATURES);
+    }
+    f->n = n;
+}
+
 typedef struct extract_state {
     const intenti_featspec *fs;
     intenti_feats *f;
@@ -230,29 +259,32 @@ static void add_word_ngrams(extract_state *st, uint32_t h) {
         st->n_hist++;
 }
 
-/* Calls emit(id) for each char n-gram bucket of "<word>", in a fixed order. */
-#define CHAR_NGRAMS(fs, cp, n, EMIT)                                                                  \
-    do {                                                                                          \
-        int32_t m_[INTENT_MAX_WORD + 2];                                                          \
-        size_t L_ = (n) + 2;                                                                      \
-        m_[0] = '<';                                                                              \
-        memcpy(m_ + 1, (cp), (n) * sizeof *m_);                                                   \
-        m_[(n) + 1] = '>';                                                                        \
-        uint32_t start_ = intenti_fnv_step(INTENTI_FNV_BASIS ^ (fs)->seed, INTENTI_TAG_CHAR);     \
-        for (size_t i_ = 0; i_ < L_; i_++) {                                                      \
-            uint32_t h_ = start_;                                                                 \
-            for (size_t k_ = 0; k_ < (fs)->char_max && i_ + k_ < L_; k_++) {                      \
-                h_ = intenti_fnv_step(h_, (uint32_t)m_[i_ + k_]);                                 \
-                if (k_ + 1 >= (fs)->char_min)                                                     \
-                    EMIT(intenti_bucket(intenti_fmix32(h_), (fs)->buckets));                      \
-            }                                                                                     \
-        }                                                                                         \
-    } while (0)
+/* Most char n-grams a word has: every start of "<word>", every length up to 8. */
+#define WORD_NGRAMS_MAX ((INTENT_MAX_WORD + 2) * 8)
+
+/* The char n-gram buckets of "<word>" (n code points, n <= INTENT_MAX_WORD) into
+ * out[WORD_NGRAMS_MAX], in a fixed order; returns how many. */
+static uint32_t char_ngram_ids(const intenti_featspec *fs, const int32_t *cp, size_t n, uint32_t *out) {
+    int32_t m[INTENT_MAX_WORD + 2];
+    size_t len = n + 2;
+    m[0] = '<';
+    memcpy(m + 1, cp, n * sizeof *m);
+    m[n + 1] = '>';
+    uint32_t start = intenti_fnv_step(INTENTI_FNV_BASIS ^ fs->seed, INTENTI_TAG_CHAR), k = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t h = start;
+        for (size_t c = 0; c < fs->char_max && i + c < len; c++) {
+            h = intenti_fnv_step(h, (uint32_t)m[i + c]);
+            if (c + 1 >= fs->char_min)
+                out[k++] = intenti_bucket(intenti_fmix32(h), fs->buckets);
+        }
+    }
+    return k;
+}
 
 static void add_char_ngrams(const intenti_featspec *fs, intenti_feats *f, const int32_t *cp, size_t n) {
-#define ADD(id) add_feature(f, (id))
-    CHAR_NGRAMS(fs, cp, n, ADD);
-#undef ADD
+    uint32_t ids[WORD_NGRAMS_MAX];
+    add_features(f, ids, char_ngram_ids(fs, cp, n, ids));
 }
 
 /* The word cache (serving contexts only): a word's char n-gram buckets depend on the
@@ -268,29 +300,19 @@ static void cached_char_ngrams(const intenti_featspec *fs, intenti_feats *f, con
                                uint32_t hw) {
     intenti_wordcache *e = &f->wc[hw & (INTENTI_WC_SLOTS - 1)];
     if (e->len == n && e->hash == hw && memcmp(e->cps, cp, n * sizeof *cp) == 0) {
-        for (uint32_t j = 0; j < e->n_ids; j++)
-            add_feature(f, e->ids[j]);
+        add_features(f, e->ids, e->n_ids);
         return;
     }
-    e->len = 0; /* invalid while it is refilled */
-    e->n_ids = 0;
-    bool fits = true;
-#define KEEP(id)                                                                                   \
-    do {                                                                                           \
-        uint32_t id_ = (id);                                                                       \
-        add_feature(f, id_);                                                                       \
-        if (e->n_ids < INTENTI_WC_IDS)                                                             \
-            e->ids[e->n_ids++] = id_;                                                              \
-        else                                                                                       \
-            fits = false;                                                                          \
-    } while (0)
-    CHAR_NGRAMS(fs, cp, n, KEEP);
-#undef KEEP
-    if (fits) {
-        memcpy(e->cps, cp, n * sizeof *cp);
-        e->hash = hw;
-        e->len = (uint8_t)n;
-    }
+    uint32_t ids[WORD_NGRAMS_MAX], k = char_ngram_ids(fs, cp, n, ids);
+    add_features(f, ids, k);
+    e->len = 0; /* stays empty unless the word's buckets fit */
+    if (k > INTENTI_WC_IDS)
+        return;
+    memcpy(e->ids, ids, k * sizeof *ids);
+    memcpy(e->cps, cp, n * sizeof *cp);
+    e->n_ids = (uint8_t)k;
+    e->hash = hw;
+    e->len = (uint8_t)n;
 }
 
 static void on_word(const int32_t *cp, size_t n, void *user) {
