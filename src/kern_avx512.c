@@ -89,24 +89,26 @@ TARGET static void relu(float *x, size_t n) {
 #define F32X16(p) _mm512_loadu_ps(p)
 #define F32X16_MASKED(k, p) _mm512_maskz_loadu_ps(k, p)
 
-ACCUM_BLOCK(f32_6, float, F32X16, F32X16_MASKED, 6)
-ACCUM_BLOCK(f32_4, float, F32X16, F32X16_MASKED, 4)
-ACCUM_BLOCK(f32_2, float, F32X16, F32X16_MASKED, 2)
-ACCUM_BLOCK(f32_1, float, F32X16, F32X16_MASKED, 1)
-ACCUM_BLOCK(i8_6, int8_t, I8X16, I8X16_MASKED, 6)
-ACCUM_BLOCK(i8_4, int8_t, I8X16, I8X16_MASKED, 4)
-ACCUM_BLOCK(i8_2, int8_t, I8X16, I8X16_MASKED, 2)
-ACCUM_BLOCK(i8_1, int8_t, I8X16, I8X16_MASKED, 1)
+#define ACCUM_BLOCKS(PREFIX, T, LOAD, LOADM)                                                         \
+    ACCUM_BLOCK(PREFIX##_1, T, LOAD, LOADM, 1) ACCUM_BLOCK(PREFIX##_2, T, LOAD, LOADM, 2)            \
+    ACCUM_BLOCK(PREFIX##_3, T, LOAD, LOADM, 3) ACCUM_BLOCK(PREFIX##_4, T, LOAD, LOADM, 4)            \
+    ACCUM_BLOCK(PREFIX##_5, T, LOAD, LOADM, 5) ACCUM_BLOCK(PREFIX##_6, T, LOAD, LOADM, 6)            \
+    ACCUM_BLOCK(PREFIX##_7, T, LOAD, LOADM, 7) ACCUM_BLOCK(PREFIX##_8, T, LOAD, LOADM, 8)            \
+    ACCUM_BLOCK(PREFIX##_9, T, LOAD, LOADM, 9) ACCUM_BLOCK(PREFIX##_10, T, LOAD, LOADM, 10)
+ACCUM_BLOCKS(f32, float, F32X16, F32X16_MASKED)
+ACCUM_BLOCKS(i8, int8_t, I8X16, I8X16_MASKED)
 
-/* Columns in blocks of 96 (6 zmm accumulators); the rest in one last block whose last
- * vector is masked to the width: no scalar tail at all. */
+/* Columns in blocks of 160 (10 zmm accumulators: with the broadcast and the row's vectors
+ * in flight that still fits the 32 registers); the rest in one last block of as many
+ * accumulators as it needs, its last vector masked to the width: every row is read once a
+ * block, no scalar tail at all, and a 150-label output layer takes one pass, not two. */
 #define FULL ((__mmask16)0xFFFF)
 #define ACCUM_DISPATCH(NAME, T, PREFIX)                                                              \
     TARGET static void NAME(float *h, size_t w, const T *base, const uint32_t *idx, const float *a, \
                             size_t n) {                                                            \
         size_t c = 0;                                                                              \
-        for (; c + 96 <= w; c += 96)                                                               \
-            PREFIX##_6(h + c, w, base + c, idx, a, n, FULL);                                       \
+        for (; c + 160 <= w; c += 160)                                                             \
+            PREFIX##_10(h + c, w, base + c, idx, a, n, FULL);                                      \
         if (c == w)                                                                                \
             return;                                                                                \
         size_t left = w - c, vecs = (left + 15) / 16, lanes = left - (vecs - 1) * 16;              \
@@ -114,12 +116,14 @@ ACCUM_BLOCK(i8_1, int8_t, I8X16, I8X16_MASKED, 1)
         h += c;                                                                                    \
         base += c;                                                                                 \
         switch (vecs) {                                                                            \
+        case 10: PREFIX##_10(h, w, base, idx, a, n, last); break;                                  \
+        case 9: PREFIX##_9(h, w, base, idx, a, n, last); break;                                    \
+        case 8: PREFIX##_8(h, w, base, idx, a, n, last); break;                                    \
+        case 7: PREFIX##_7(h, w, base, idx, a, n, last); break;                                    \
         case 6: PREFIX##_6(h, w, base, idx, a, n, last); break;                                    \
-        case 5: PREFIX##_4(h, w, base, idx, a, n, FULL);                                           \
-                PREFIX##_1(h + 64, w, base + 64, idx, a, n, last); break;                          \
+        case 5: PREFIX##_5(h, w, base, idx, a, n, last); break;                                    \
         case 4: PREFIX##_4(h, w, base, idx, a, n, last); break;                                    \
-        case 3: PREFIX##_2(h, w, base, idx, a, n, FULL);                                           \
-                PREFIX##_1(h + 32, w, base + 32, idx, a, n, last); break;                          \
+        case 3: PREFIX##_3(h, w, base, idx, a, n, last); break;                                    \
         case 2: PREFIX##_2(h, w, base, idx, a, n, last); break;                                    \
         default: PREFIX##_1(h, w, base, idx, a, n, last); break;                                   \
         }                                                                                          \
