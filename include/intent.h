@@ -387,7 +387,8 @@ typedef struct intent_score {
  * ',' ';' and the words "and", "then", "also"; with two or more clauses, each clause gives
  * its labels over the threshold (at most as many as one clause had in training), and the
  * answer is their union (the whole text's labels if no clause gives any). Confidences
- * are then the best of the whole text and its clauses.
+ * are then the best of the whole text and its clauses. A text of one clause gets at most
+ * as many labels as one clause had in training, too.
  * threshold < 0 uses the model's stored threshold.
  * Allocates nothing once ctx is sized for m. Thread-safe on a shared model. */
 INTENT_API int intent_predict(const intent_model *m, intent_ctx *ctx, const char *text,
@@ -400,7 +401,8 @@ INTENT_API int intent_predict_batch(const intent_model *m, intent_ctx *ctx,
                                     const char *const *texts, const size_t *lens, size_t n,
                                     float *conf);
 
-/* Picks labels from one row of confidences, as intent_predict does. */
+/* Picks labels from one row of confidences, as intent_predict does for a text it reads
+ * whole (it knows nothing of the text's clauses). */
 INTENT_API int intent_decode(const intent_model *m, const float *conf, float threshold,
                              intent_score *top, size_t cap, size_t *n_top, size_t *n_over);
 

@@ -268,7 +268,8 @@ static void clauses_split(void **state) {
 }
 
 /* A multi-label model of compound commands reads each clause: on this data, where each
- * clause is one intent, "lights and music" questions get both labels, a single clause one. */
+ * clause is one intent, "lights and music" questions get both labels, a single clause one
+ * (even when more labels are over the threshold). */
 static void compound_commands(void **state) {
     (void)state;
     static const char *tsv =
@@ -312,12 +313,20 @@ static void compound_commands(void **state) {
     assert_int_equal(intent_predict(m, ctx, q, strlen(q), -1, top, 1, &nt, &no), INTENT_OK);
     assert_int_equal(nt, 1);
     assert_int_equal(no, 2);
+    /* one clause, every label over the threshold: one label, as one clause had in training */
+    q = "lamp music forecast";
+    assert_int_equal(intent_predict(m, ctx, q, strlen(q), 0.0f, top, 3, &nt, &no), INTENT_OK);
+    assert_int_equal(no, 1);
     intent_ctx_free(ctx);
     intent_model_free(m);
-    /* off: the whole text is one bag of n-grams */
+    /* off: the whole text is one bag of n-grams, and takes as many labels as one example had */
     o.clause_decoding = 0;
     assert_int_equal(intent_train(ds, ds, &o, &m, &err), INTENT_OK);
     assert_int_equal(m->clauses.max_labels, 0);
+    assert_int_equal(intent_ctx_new(m, &ctx), INTENT_OK);
+    assert_int_equal(intent_predict(m, ctx, q, strlen(q), 0.0f, top, 3, &nt, &no), INTENT_OK);
+    assert_int_equal(no, 2);
+    intent_ctx_free(ctx);
     intent_model_free(m);
     intent_dataset_free(ds);
 }
