@@ -152,27 +152,37 @@ typedef struct intenti_wordcache {
 } intenti_wordcache;
 
 #define INTENTI_TF1 16 /* counts below this take 1 + ln(count) from a table */
-typedef struct intenti_dd {
-    uint16_t gen, pos; /* pos <= INTENTI_MAX_FEATURES */
-} intenti_dd;
+/* A direct dedup entry: the generation of the text that last saw the bucket (12 bits)
+ * over its count in that text (20 bits: a text has fewer n-gram occurrences than that,
+ * INTENT_MAX_TOKENS words of at most (INTENT_MAX_WORD + 2) * 8 char n-grams and a few
+ * word n-grams each). */
+typedef uint32_t intenti_dd;
+#define INTENTI_DD_CNT_BITS 20
+#define INTENTI_DD_CNT_MASK ((1u << INTENTI_DD_CNT_BITS) - 1u)
+#define INTENTI_DD_GENS (1u << (32 - INTENTI_DD_CNT_BITS)) /* generations 1..4095 */
+_Static_assert(INTENT_MAX_TOKENS * ((INTENT_MAX_WORD + 2) * 8 + 8) < (1 << INTENTI_DD_CNT_BITS),
+               "a text's occurrences of one bucket fit the count bits");
 typedef struct intenti_feats {
     uint32_t *slot_key;   /* [INTENTI_SLOTS] open addressing, key = id + 1, 0 = empty */
     uint32_t *slot_pos;   /* [INTENTI_SLOTS] index into ids/vals */
     uint32_t *slot_of;    /* [INTENTI_MAX_FEATURES] slot of each feature, to clear it */
     uint32_t *ids;        /* [INTENTI_MAX_FEATURES + 1] bucket ids, first-seen order (the
                              extra entry: where direct dedup writes a feature over the cap) */
-    float *vals;          /* [INTENTI_MAX_FEATURES + 1] counts, then tf-idf weights */
+    float *vals;          /* [INTENTI_MAX_FEATURES + 1] counts (see counts_in_dd), then
+                             tf-idf weights */
     float *w;             /* [INTENTI_MAX_FEATURES] per-net layer-0 weights (serving) */
     uint32_t *idx;        /* [INTENT_MAX_WIDTH] non-zero units of a hidden layer (serving) */
     uint32_t n;           /* distinct features of the current text */
     bool hashed;          /* the hash table holds this text's entries (slot_of[0..n) valid);
                              it is emptied before the next text, or before compaction */
-    /* Direct dedup, when set up (intenti_feats_direct): dd[b].gen == gen says bucket b was
-     * seen in this text, at ids[dd[b].pos]. One look-up of 4 bytes, nothing to clear
-     * between texts (but every 65,535th). */
+    /* Direct dedup, when set up (intenti_feats_direct): dd[b] >> INTENTI_DD_CNT_BITS ==
+     * gen says bucket b was seen in this text, and the low bits count it. One look-up of
+     * 4 bytes, nothing to clear between texts (but every 4,095th). The counts stay there
+     * (counts_in_dd) until intenti_feats_counts copies them to vals, or prepare reads them. */
     intenti_dd *dd;       /* [n_direct] */
     uint32_t n_direct;
-    uint16_t gen;
+    uint32_t gen;         /* 1..INTENTI_DD_GENS - 1 */
+    bool counts_in_dd;    /* the current text's counts are in dd, not yet in vals */
     intenti_wordcache *wc;  /* [INTENTI_WC_SLOTS] when set up (intenti_feats_cache), for wc_fs */
     intenti_featspec wc_fs;
     float tf1[INTENTI_TF1]; /* 1 + ln(c), computed with logf as intenti_weigh_row does */
@@ -188,12 +198,15 @@ INTENTI_HIDDEN int intenti_feats_direct(intenti_feats *f, uint32_t n);
  * again. Serving contexts use it; training featurizes each text once and does not. */
 INTENTI_HIDDEN int intenti_feats_cache(intenti_feats *f);
 INTENTI_HIDDEN const char *intenti_featspec_problem(const intenti_featspec *fs);
-/* Text -> distinct bucket ids with raw counts in f->ids / f->vals. */
+/* Text -> distinct bucket ids in f->ids with raw counts: in f->vals, or with direct dedup
+ * in f->dd (f->counts_in_dd; intenti_feats_counts moves them to f->vals). */
 INTENTI_HIDDEN void intenti_extract(const intenti_featspec *fs, intenti_feats *f,
                                     const char *text, size_t len);
 /* Counts -> L2-normalized tf-idf weights in place. idf is [fs->buckets]. Features whose
  * weight is 0 (buckets never seen in training) are dropped. */
 INTENTI_HIDDEN void intenti_weigh(const intenti_featspec *fs, const float *idf, intenti_feats *f);
+/* The current text's counts into f->vals, if direct dedup left them in f->dd. */
+INTENTI_HIDDEN void intenti_feats_counts(intenti_feats *f);
 /* Empties the dedup hash table of the current text (call before reordering f->ids). */
 INTENTI_HIDDEN void intenti_unhash(intenti_feats *f);
 /* The same on plain arrays (ids[n], vals[n] counts); returns the new n. */

@@ -373,13 +373,14 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
  * (as in intenti_weigh). Whether a bucket is unseen, or counted more than once, is random
  * from one n-gram to the next: the loop writes every entry and advances by a comparison,
  * so the CPU has nothing to mispredict. */
-/* One feature j of prepare_counts, its square added to sum S (see below). */
-#define PREPARE_ONE(S)                                                                             \
+/* One feature j of prepare_counts, its square added to sum S (see below); COUNT is its
+ * count, a whole number >= 1. */
+#define PREPARE_ONE(S, COUNT)                                                                      \
     do {                                                                                           \
-        uint32_t id = ids[j];                                                                      \
-        float idf = ri[id].idf, tf = vals[j];                                                      \
-        if (sub) /* counts are whole numbers >= 1; tf1[c] = 1 + ln(c) below INTENTI_TF1 */         \
-            tf = tf < (float)INTENTI_TF1 ? tf1[(uint32_t)tf] : 1.0f + logf(tf);                    \
+        uint32_t id = ids[j], c = (COUNT);                                                         \
+        float idf = ri[id].idf, tf = (float)c;                                                     \
+        if (sub) /* tf1[c] = 1 + ln(c) below INTENTI_TF1 */                                        \
+            tf = c < INTENTI_TF1 ? tf1[c] : 1.0f + logf(tf);                                       \
         S += (tf * idf) * (tf * idf); /* + 0 for an unseen bucket */                               \
         w[k] = tf * ri[id].gain;      /* net 0's layer-0 weight, while the line is hot */          \
         ids[k] = id;                                                                               \
@@ -387,11 +388,28 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
         k += idf != 0.0f;                                                                          \
         j++;                                                                                       \
     } while (0)
+#define PREPARE_ALL(COUNT)                                                                         \
+    do {                                                                                           \
+        while (j + 4 <= n) {                                                                       \
+            PREPARE_ONE(s0, COUNT);                                                                \
+            PREPARE_ONE(s1, COUNT);                                                                \
+            PREPARE_ONE(s2, COUNT);                                                                \
+            PREPARE_ONE(s3, COUNT);                                                                \
+        }                                                                                          \
+        if (j < n)                                                                                 \
+            PREPARE_ONE(s0, COUNT);                                                                \
+        if (j < n)                                                                                 \
+            PREPARE_ONE(s1, COUNT);                                                                \
+        if (j < n)                                                                                 \
+            PREPARE_ONE(s2, COUNT);                                                                \
+    } while (0)
 
 /* The norm is four partial sums (feature j in sum j % 4), kept in registers by unrolling
  * four features a turn: one sum would be a chain of dependent adds through all of a
  * text's features. The arrays are read and written through locals marked restrict: they
- * are distinct, and through f every store might alias f->n for all the compiler knows. */
+ * are distinct, and through f every store might alias f->n for all the compiler knows.
+ * Counts come from the direct dedup table where extraction left them there (one load of
+ * an integer, no conversion), else from vals. */
 static float prepare_counts(const intent_model *m, intenti_feats *f) {
     intenti_unhash(f);
     const bool sub = m->fs.flags & INTENTI_FEAT_SUBLINEAR;
@@ -401,22 +419,18 @@ static float prepare_counts(const intent_model *m, intenti_feats *f) {
     float *restrict vals = f->vals, *restrict w = f->w;
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     uint32_t n = f->n, j = 0, k = 0; /* no data-dependent branch: see the comment above */
-    while (j + 4 <= n) {
-        PREPARE_ONE(s0);
-        PREPARE_ONE(s1);
-        PREPARE_ONE(s2);
-        PREPARE_ONE(s3);
+    if (f->counts_in_dd) {
+        const intenti_dd *restrict dd = f->dd;
+        PREPARE_ALL(dd[id] & INTENTI_DD_CNT_MASK);
+        f->counts_in_dd = false; /* vals hold tf' now */
+    } else {
+        PREPARE_ALL((uint32_t)vals[j]);
     }
-    if (j < n)
-        PREPARE_ONE(s0);
-    if (j < n)
-        PREPARE_ONE(s1);
-    if (j < n)
-        PREPARE_ONE(s2);
     f->n = k;
     float sum = (s0 + s1) + (s2 + s3);
     return sum > 0.0f ? 1.0f / sqrtf(sum) : 0.0f;
 }
+#undef PREPARE_ALL
 #undef PREPARE_ONE
 
 /* Layer 0 of a served model: h = b + inv_norm * sum_j tf'_j * gain_j * W[id_j], the

@@ -11,8 +11,9 @@
  *   3. Features, hashed into fs->buckets (hash.c, frozen): word 1..word_ngrams-grams (with
  *      <s> and </s> when INTENTI_FEAT_WORD_BOUNDS), and char n-grams of "<word>" of
  *      char_min..char_max code points. Each kind has its own hash tag.
- *   4. Distinct buckets are counted in an open-addressing table (first-seen order, so the
- *      output is deterministic), at most INTENT_MAX_FEATURES of them.
+ *   4. Distinct buckets are counted in an open-addressing table, or in a direct table of
+ *      every bucket (serving), in first-seen order, so the output is deterministic; at
+ *      most INTENT_MAX_FEATURES of them.
  *   5. intenti_weigh: w = tf' * idf[bucket], tf' = 1 + ln(tf) when sublinear, then L2.
  *   Every step works in caller-owned scratch (intenti_feats): nothing is allocated per text.
  */
@@ -178,14 +179,12 @@ static inline __attribute__((always_inline)) void add_feature(intenti_feats *f, 
         /* Direct, set up for this bucket space by intenti_extract. Whether a bucket was
          * seen is random from one n-gram to the next, so nothing here branches on it: the
          * next free entry is written either way (unused unless the bucket is new), and
-         * the count goes to the bucket's entry. Past the cap the spare entry at
-         * INTENTI_MAX_FEATURES takes new buckets and n stays. */
+         * the count goes to the bucket's own entry. Past the cap the spare entry at
+         * INTENTI_MAX_FEATURES takes new buckets and n stays (they are counted, unlisted). */
         intenti_dd d = f->dd[id];
-        uint32_t n = f->n, seen = d.gen == f->gen, p = seen ? d.pos : n;
+        uint32_t n = f->n, seen = d >> INTENTI_DD_CNT_BITS == f->gen;
         f->ids[n] = id;
-        f->vals[n] = 0.0f;
-        f->dd[id] = (intenti_dd){f->gen, (uint16_t)p};
-        f->vals[p] += 1.0f;
+        f->dd[id] = seen ? d + 1 : (f->gen << INTENTI_DD_CNT_BITS | 1u);
         f->n = n + (!seen & (n < INTENTI_MAX_FEATURES));
         return;
     }
@@ -209,10 +208,10 @@ static inline __attribute__((always_inline)) void add_feature(intenti_feats *f, 
 }
 
 /* Adds k bucket ids, as add_feature does one by one. With direct dedup the count, the
- * generation and the tables live in locals: through f, a store to ids, vals or dd might
- * alias f->n as far as the compiler can tell, so it stores and reloads the count at every
+ * generation and the tables live in locals: through f, a store to ids or dd might alias
+ * f->n as far as the compiler can tell, so it stores and reloads the count at every
  * n-gram, which puts a store-to-load forward on the one chain that runs through all of a
- * text's n-grams (the count). The four arrays are distinct: restrict says so. */
+ * text's n-grams (the count). The three arrays are distinct: restrict says so. */
 static void add_features(intenti_feats *f, const uint32_t *restrict id, uint32_t k) {
     if (!f->dd) {
         for (uint32_t j = 0; j < k; j++)
@@ -221,17 +220,13 @@ static void add_features(intenti_feats *f, const uint32_t *restrict id, uint32_t
     }
     intenti_dd *restrict dd = f->dd;
     uint32_t *restrict ids = f->ids;
-    float *restrict vals = f->vals;
-    uint32_t n = f->n;
-    uint16_t gen = f->gen;
+    uint32_t n = f->n, gen = f->gen, first = gen << INTENTI_DD_CNT_BITS | 1u;
     for (uint32_t j = 0; j < k; j++) { /* add_feature's direct branch, on the locals */
         uint32_t b = id[j];
         intenti_dd d = dd[b];
-        uint32_t seen = d.gen == gen, p = seen ? d.pos : n;
+        uint32_t seen = d >> INTENTI_DD_CNT_BITS == gen;
         ids[n] = b;
-        vals[n] = 0.0f;
-        dd[b] = (intenti_dd){gen, (uint16_t)p};
-        vals[p] += 1.0f;
+        dd[b] = seen ? d + 1 : first;
         n += !seen & (n < INTENTI_MAX_FEATURES);
     }
     f->n = n;
@@ -355,11 +350,12 @@ void intenti_extract(const intenti_featspec *fs, intenti_feats *f, const char *t
     intenti_dd *keep_dd = f->dd;
     if (f->dd && fs->buckets > f->n_direct)
         f->dd = NULL;
-    else if (f->dd && ++f->gen == 0) { /* wrapped: old marks could match again */
+    else if (f->dd && ++f->gen == INTENTI_DD_GENS) { /* wrapped: old marks could match again */
         memset(f->dd, 0, (size_t)f->n_direct * sizeof *f->dd);
         f->gen = 1;
     }
     f->hashed = f->dd == NULL;
+    f->counts_in_dd = f->dd != NULL;
     if (f->wc && !same_spec(fs, &f->wc_fs)) { /* another model's words: forget them */
         memset(f->wc, 0, INTENTI_WC_SLOTS * sizeof *f->wc);
         f->wc_fs = *fs;
@@ -398,7 +394,16 @@ uint32_t intenti_weigh_row(const intenti_featspec *fs, const float *idf, uint32_
     return k;
 }
 
+void intenti_feats_counts(intenti_feats *f) {
+    if (!f->counts_in_dd)
+        return;
+    for (uint32_t j = 0; j < f->n; j++)
+        f->vals[j] = (float)(f->dd[f->ids[j]] & INTENTI_DD_CNT_MASK);
+    f->counts_in_dd = false;
+}
+
 void intenti_weigh(const intenti_featspec *fs, const float *idf, intenti_feats *f) {
+    intenti_feats_counts(f);
     intenti_unhash(f);
     f->n = intenti_weigh_row(fs, idf, f->ids, f->vals, f->n);
 }
