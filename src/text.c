@@ -174,20 +174,8 @@ void intenti_words(const intenti_featspec *fs, const char *text, size_t len, int
 
 /* ---- counting distinct buckets ---- */
 
-static inline __attribute__((always_inline)) void add_feature(intenti_feats *f, uint32_t id) {
-    if (f->dd) {
-        /* Direct, set up for this bucket space by intenti_extract. Whether a bucket was
-         * seen is random from one n-gram to the next, so nothing here branches on it: the
-         * next free entry is written either way (unused unless the bucket is new), and
-         * the count goes to the bucket's own entry. Past the cap the spare entry at
-         * INTENTI_MAX_FEATURES takes new buckets and n stays (they are counted, unlisted). */
-        intenti_dd d = f->dd[id];
-        uint32_t n = f->n, seen = d >> INTENTI_DD_CNT_BITS == f->gen;
-        f->ids[n] = id;
-        f->dd[id] = seen ? d + 1 : (f->gen << INTENTI_DD_CNT_BITS | 1u);
-        f->n = n + (!seen & (n < INTENTI_MAX_FEATURES));
-        return;
-    }
+/* One bucket through the hash table (bucket spaces past the direct table's size). */
+static void add_hashed(intenti_feats *f, uint32_t id) {
     uint32_t key = id + 1, mask = INTENTI_SLOTS - 1;
     uint32_t slot = (key * 0x9E3779B1u) >> 19 & mask; /* top bits of a Fibonacci hash */
     while (f->slot_key[slot]) {
@@ -207,21 +195,25 @@ static inline __attribute__((always_inline)) void add_feature(intenti_feats *f, 
     f->n++;
 }
 
-/* Adds k bucket ids, as add_feature does one by one. With direct dedup the count, the
- * generation and the tables live in locals: through f, a store to ids or dd might alias
- * f->n as far as the compiler can tell, so it stores and reloads the count at every
- * n-gram, which puts a store-to-load forward on the one chain that runs through all of a
- * text's n-grams (the count). The three arrays are distinct: restrict says so. */
-static void add_features(intenti_feats *f, const uint32_t *restrict id, uint32_t k) {
+/* Adds k bucket ids. Direct (the table set up for this bucket space by intenti_extract):
+ * whether a bucket was seen is random from one n-gram to the next, so nothing branches
+ * on it: the next free entry of ids is written either way (unused unless the bucket is
+ * new), and the count goes to the bucket's own entry. Past the cap the spare entry at
+ * INTENTI_MAX_FEATURES takes new buckets and n stays (they are counted, unlisted).
+ * The count, the generation and the tables live in locals: through f, a store to ids or
+ * dd might alias f->n as far as the compiler can tell, so it would store and reload the
+ * count at every n-gram, a store-to-load forward on the one chain that runs through all
+ * of a text's n-grams. The three arrays are distinct: restrict says so. */
+static inline void add_features(intenti_feats *f, const uint32_t *restrict id, uint32_t k) {
     if (!f->dd) {
         for (uint32_t j = 0; j < k; j++)
-            add_feature(f, id[j]);
+            add_hashed(f, id[j]);
         return;
     }
     intenti_dd *restrict dd = f->dd;
     uint32_t *restrict ids = f->ids;
     uint32_t n = f->n, gen = f->gen, first = gen << INTENTI_DD_CNT_BITS | 1u;
-    for (uint32_t j = 0; j < k; j++) { /* add_feature's direct branch, on the locals */
+    for (uint32_t j = 0; j < k; j++) {
         uint32_t b = id[j];
         intenti_dd d = dd[b];
         uint32_t seen = d >> INTENTI_DD_CNT_BITS == gen;
@@ -231,6 +223,8 @@ static void add_features(intenti_feats *f, const uint32_t *restrict id, uint32_t
     }
     f->n = n;
 }
+
+static inline void add_feature(intenti_feats *f, uint32_t id) { add_features(f, &id, 1); }
 
 typedef struct extract_state {
     const intenti_featspec *fs;
