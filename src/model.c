@@ -366,15 +366,8 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
     return a;
 }
 
-/* Raw counts (after intenti_extract) -> what layer 0 needs: unseen buckets (idf 0)
- * dropped, tf' = 1 + ln(tf) when sublinear, in place, and net 0's weights tf' * gain in
- * f->w; returns 1 / the L2 norm of the tf-idf vector, sqrt(sum_j (tf'_j idf_j)^2), or 0
- * for an empty one. The dedup table is emptied first, since compaction breaks its links
- * (as in intenti_weigh). Whether a bucket is unseen, or counted more than once, is random
- * from one n-gram to the next: the loop writes every entry and advances by a comparison,
- * so the CPU has nothing to mispredict. */
 /* One feature j of prepare_counts, its square added to sum S (see below); COUNT is its
- * count, a whole number >= 1. */
+ * count, a whole number >= 1, an expression that may read j and the feature's id. */
 #define PREPARE_ONE(S, COUNT)                                                                      \
     do {                                                                                           \
         uint32_t id = ids[j], c = (COUNT);                                                         \
@@ -404,7 +397,14 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
             PREPARE_ONE(s2, COUNT);                                                                \
     } while (0)
 
-/* The norm is four partial sums (feature j in sum j % 4), kept in registers by unrolling
+/* Raw counts (after intenti_extract) -> what layer 0 needs: unseen buckets (idf 0)
+ * dropped, tf' = 1 + ln(tf) when sublinear, in place, and net 0's weights tf' * gain in
+ * f->w; returns 1 / the L2 norm of the tf-idf vector, sqrt(sum_j (tf'_j idf_j)^2), or 0
+ * for an empty one. The dedup table is emptied first, since compaction breaks its links
+ * (as in intenti_weigh). Whether a bucket is unseen, or counted more than once, is random
+ * from one n-gram to the next: the loop writes every entry and advances by a comparison,
+ * so the CPU has nothing to mispredict.
+ * The norm is four partial sums (feature j in sum j % 4), kept in registers by unrolling
  * four features a turn: one sum would be a chain of dependent adds through all of a
  * text's features. The arrays are read and written through locals marked restrict: they
  * are distinct, and through f every store might alias f->n for all the compiler knows.
