@@ -362,12 +362,6 @@ typedef struct intenti_net {
     intenti_layer layers[INTENT_MAX_HIDDEN + 1];
 } intenti_net;
 
-/* Layer-0 weighting of one bucket, derived at load: its idf, and idf times the row's
- * int8 scale (idf alone for float rows). One look-up serves the norm and the row. */
-typedef struct intenti_rowinfo {
-    float idf, gain;
-} intenti_rowinfo;
-
 struct intent_model {
     uint8_t *image;       /* the file image: heap (aligned) or mmap */
     size_t image_len;

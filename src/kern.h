@@ -20,6 +20,12 @@ typedef struct intenti_adam {
     float lr;   /* without the corrections, for decoupled weight decay */
 } intenti_adam;
 
+/* Layer-0 weighting of one bucket, derived at load: its idf, and idf times the row's
+ * int8 scale (idf alone for float rows). One look-up serves the norm and the row. */
+typedef struct intenti_rowinfo {
+    float idf, gain;
+} intenti_rowinfo;
+
 typedef struct intenti_kern {
     const char *name;
     /* y[0..n) += a * x[0..n) */
@@ -45,8 +51,24 @@ typedef struct intenti_kern {
     /* Confidences: y[i] += w / (1 + e^(-s z[i])). SIMD sets take e^x from a polynomial
      * (within a few ulp of expf; arguments clamped to +-80, NaN stays NaN). */
     void (*sigmoid)(float *y, const float *z, size_t n, float s, float w);
+    /* Serving's tf-idf weighting of a text's n listed buckets, whose counts the direct
+     * dedup table holds: c = dd[ids[j]] & INTENTI_DD_CNT_MASK (>= 1); tf = c, or 1 + ln c
+     * when tf1 is given (tf1[c] below INTENTI_TF1, logf from there). Buckets of idf 0
+     * (unseen in training) are dropped, the rest compacted in order: ids[k] = the bucket,
+     * vals[k] = tf, w[k] = tf * gain. Returns k; *sumsq = sum of (tf * idf)^2, summed in
+     * any order. Bucket ids must index dd and ri (callers bound them by the model's
+     * buckets, at most 2^20). */
+    uint32_t (*weigh)(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd,
+                      const intenti_rowinfo *ri, const float *tf1, float *sumsq);
+    /* The units a ReLU leaves on: for each i with x[i] > 0 (NaN is off), in order,
+     * idx[k] = i and a[k] = x[i] * scale[i] (x[i] when scale is NULL). Returns k.
+     * idx and a hold n entries; those past the k-th may be overwritten. */
+    uint32_t (*list_on)(const float *x, const float *scale, uint32_t n, uint32_t *idx, float *a);
 } intenti_kern;
 INTENTI_HIDDEN extern const intenti_kern intenti_kern_ref;
+/* The reference's weigh, which the AVX-512 one falls back on for rare counts. */
+INTENTI_HIDDEN uint32_t intenti_weigh_ref(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd,
+                                          const intenti_rowinfo *ri, const float *tf1, float *sumsq);
 
 /* The sparse-layer kernels read rows at random places of a table of megabytes, which the
  * hardware prefetcher cannot guess; the row INTENTI_PF_AHEAD places ahead in idx is asked

@@ -4,6 +4,7 @@
  * reports both avx2 and fma. Loads are unaligned (callers pass arbitrary row offsets).
  */
 #include "intent_impl.h"
+#include "kern_branchless.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -265,7 +266,16 @@ TARGET static void sigmoid(float *y, const float *z, size_t n, float s, float w)
         y[i] += w / (1.0f + expf(-z[i] * s));
 }
 
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid};
+static uint32_t weigh(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd, const intenti_rowinfo *ri,
+                      const float *tf1, float *sumsq) {
+    return intenti_weigh_branchless(ids, vals, w, n, dd, ri, tf1, sumsq);
+}
+
+static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t *idx, float *a) {
+    return intenti_list_on_branchless(x, scale, n, idx, a);
+}
+
+static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else

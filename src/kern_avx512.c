@@ -9,6 +9,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 
@@ -229,7 +230,72 @@ TARGET static void sigmoid(float *y, const float *z, size_t n, float s, float w)
     }
 }
 
-static const intenti_kern avx512 = {"avx512", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid};
+/* weigh, sixteen buckets a turn: their counts, idf and gain gathered, tf from the table
+ * gathered too, the kept lanes compressed to the front of a register and stored masked.
+ * The stores land at k <= j, on entries this turn or an earlier one has read. A turn
+ * with a count of INTENTI_TF1 or more (a bucket that often in one text: rare) goes
+ * through the reference, which packs it in place, then moves down to k. */
+TARGET static uint32_t weigh(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd,
+                             const intenti_rowinfo *ri, const float *tf1, float *sumsq) {
+    const __m512i cnt_mask = _mm512_set1_epi32((int)INTENTI_DD_CNT_MASK), big = _mm512_set1_epi32(INTENTI_TF1);
+    const float *idf_at = &ri->idf, *gain_at = &ri->gain;
+    __m512 s = _mm512_setzero_ps(), zero = _mm512_setzero_ps();
+    float rest = 0.0f;
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < n; j += 16) {
+        __mmask16 live = n - j >= 16 ? FULL : tail_mask(n - j);
+        __m512i id = _mm512_maskz_loadu_epi32(live, ids + j);
+        __m512i c = _mm512_and_si512(_mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, id, dd, 4), cnt_mask);
+        if (tf1 && _mm512_mask_cmpge_epu32_mask(live, c, big)) {
+            float part;
+            uint32_t m = intenti_weigh_ref(ids + j, vals + j, w + j, n - j < 16 ? n - j : 16, dd, ri, tf1, &part);
+            memmove(ids + k, ids + j, m * sizeof *ids);
+            memmove(vals + k, vals + j, m * sizeof *vals);
+            memmove(w + k, w + j, m * sizeof *w);
+            rest += part;
+            k += m;
+            continue;
+        }
+        __m512 tf = tf1 ? _mm512_mask_i32gather_ps(zero, live, c, tf1, 4) : _mm512_cvtepu32_ps(c);
+        __m512 idf = _mm512_mask_i32gather_ps(zero, live, id, idf_at, 8);
+        __m512 gain = _mm512_mask_i32gather_ps(zero, live, id, gain_at, 8);
+        __m512 t = _mm512_mul_ps(tf, idf);
+        s = _mm512_fmadd_ps(t, t, s);
+        __mmask16 keep = _mm512_mask_cmp_ps_mask(live, idf, zero, _CMP_NEQ_UQ); /* as idf != 0 */
+        uint32_t m = (uint32_t)__builtin_popcount(keep);
+        __mmask16 out = tail_mask(m);
+        _mm512_mask_storeu_epi32(ids + k, out, _mm512_maskz_compress_epi32(keep, id));
+        _mm512_mask_storeu_ps(vals + k, out, _mm512_maskz_compress_ps(keep, tf));
+        _mm512_mask_storeu_ps(w + k, out, _mm512_maskz_compress_ps(keep, _mm512_mul_ps(tf, gain)));
+        k += m;
+    }
+    *sumsq = _mm512_reduce_add_ps(s) + rest;
+    return k;
+}
+
+/* list_on, sixteen units a turn: the positive lanes (an ordered compare: NaN is off)
+ * compressed with their positions and stored masked. */
+TARGET static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t *idx, float *a) {
+    const __m512i step = _mm512_set1_epi32(16);
+    __m512i pos = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i += 16, pos = _mm512_add_epi32(pos, step)) {
+        __mmask16 live = n - i >= 16 ? FULL : tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(live, x + i);
+        __mmask16 on = _mm512_mask_cmp_ps_mask(live, v, _mm512_setzero_ps(), _CMP_GT_OQ);
+        if (scale)
+            v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(live, scale + i));
+        uint32_t m = (uint32_t)__builtin_popcount(on);
+        __mmask16 out = tail_mask(m);
+        _mm512_mask_storeu_epi32(idx + k, out, _mm512_maskz_compress_epi32(on, pos));
+        _mm512_mask_storeu_ps(a + k, out, _mm512_maskz_compress_ps(on, v));
+        k += m;
+    }
+    return k;
+}
+
+static const intenti_kern avx512 = {"avx512", axpy,    axpy_i8, dot,    relu, accum, accum_i8, adam_sum,
+                                    sigmoid,  weigh,   list_on};
 
 const intenti_kern *intenti_kern_avx512(void) { return &avx512; }
 #else

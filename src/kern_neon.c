@@ -5,6 +5,7 @@
  * Built and tested on x86 with gcc-aarch64-linux-gnu and qemu-aarch64 (tests/kern_check.c).
  */
 #include "intent_impl.h"
+#include "kern_branchless.h"
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -207,7 +208,16 @@ static void sigmoid(float *y, const float *z, size_t n, float s, float w) {
         y[i] += w / (1.0f + expf(-z[i] * s));
 }
 
-static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid};
+static uint32_t weigh(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd, const intenti_rowinfo *ri,
+                      const float *tf1, float *sumsq) {
+    return intenti_weigh_branchless(ids, vals, w, n, dd, ri, tf1, sumsq);
+}
+
+static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t *idx, float *a) {
+    return intenti_list_on_branchless(x, scale, n, idx, a);
+}
+
+static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on};
 
 const intenti_kern *intenti_kern_neon(void) { return &neon; }
 #else

@@ -55,4 +55,36 @@ static void sigmoid(float *y, const float *z, size_t n, float s, float w) {
         y[i] += w / (1.0f + expf(-z[i] * s));
 }
 
-const intenti_kern intenti_kern_ref = {"scalar", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid};
+uint32_t intenti_weigh_ref(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd,
+                           const intenti_rowinfo *ri, const float *tf1, float *sumsq) {
+    float sum = 0.0f;
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t id = ids[j], c = dd[id] & INTENTI_DD_CNT_MASK;
+        float tf = (float)c, idf = ri[id].idf;
+        if (tf1)
+            tf = c < INTENTI_TF1 ? tf1[c] : 1.0f + logf(tf);
+        if (idf == 0.0f)
+            continue;
+        sum += (tf * idf) * (tf * idf);
+        ids[k] = id;
+        vals[k] = tf;
+        w[k++] = tf * ri[id].gain;
+    }
+    *sumsq = sum;
+    return k;
+}
+
+static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t *idx, float *a) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (x[i] > 0.0f) {
+            idx[k] = i;
+            a[k++] = scale ? x[i] * scale[i] : x[i];
+        }
+    return k;
+}
+
+const intenti_kern intenti_kern_ref = {"scalar", axpy,    axpy_i8,           dot,
+                                       relu,     accum,   accum_i8,          adam_sum,
+                                       sigmoid,  intenti_weigh_ref, list_on};

@@ -328,25 +328,15 @@ static void dense_layer(const intenti_kern *k, const intenti_layer *L, const flo
     }
 }
 
-/* The same for serving: ReLU, then the non-zero inputs listed (idx, a: scratch of n_in)
- * and summed by the register-blocked kernel. */
+/* The same for serving: ReLU, then the units left on listed (idx, a: scratch of n_in;
+ * int8 rows fold each input's row scale into its value) and summed by the
+ * register-blocked kernel. */
 static void dense_serve(const intenti_kern *k, const intenti_layer *L, const float *in, float *out,
                         uint32_t *idx, float *a) {
-    uint32_t n = 0; /* listed without a branch: about half the units are 0, at random */
-    if (L->dtype == INTENTI_DT_F32)
-        for (uint32_t i = 0; i < L->n_in; i++) {
-            idx[n] = i;
-            a[n] = in[i];
-            n += in[i] > 0.0f;
-        }
-    else
-        for (uint32_t i = 0; i < L->n_in; i++) {
-            idx[n] = i;
-            a[n] = in[i] * L->qs[i];
-            n += in[i] > 0.0f;
-        }
+    bool f32 = L->dtype == INTENTI_DT_F32;
+    uint32_t n = k->list_on(in, f32 ? NULL : L->qs, L->n_in, idx, a);
     memcpy(out, L->b, L->n_out * sizeof *out);
-    if (L->dtype == INTENTI_DT_F32)
+    if (f32)
         k->accum(out, L->n_out, L->w, idx, a, n);
     else
         k->accum_i8(out, L->n_out, L->q, idx, a, n);
@@ -366,72 +356,44 @@ const float *intenti_net_forward(const intenti_kern *k, const intenti_net *net, 
     return a;
 }
 
-/* One feature j of prepare_counts, its square added to sum S (see below); COUNT is its
- * count, a whole number >= 1, an expression that may read j and the feature's id. */
-#define PREPARE_ONE(S, COUNT)                                                                      \
-    do {                                                                                           \
-        uint32_t id = ids[j], c = (COUNT);                                                         \
-        float idf = ri[id].idf, tf = (float)c;                                                     \
-        if (sub) /* tf1[c] = 1 + ln(c) below INTENTI_TF1 */                                        \
-            tf = c < INTENTI_TF1 ? tf1[c] : 1.0f + logf(tf);                                       \
-        S += (tf * idf) * (tf * idf); /* + 0 for an unseen bucket */                               \
-        w[k] = tf * ri[id].gain;      /* net 0's layer-0 weight, while the line is hot */          \
-        ids[k] = id;                                                                               \
-        vals[k] = tf;                                                                              \
-        k += idf != 0.0f;                                                                          \
-        j++;                                                                                       \
-    } while (0)
-#define PREPARE_ALL(COUNT)                                                                         \
-    do {                                                                                           \
-        while (j + 4 <= n) {                                                                       \
-            PREPARE_ONE(s0, COUNT);                                                                \
-            PREPARE_ONE(s1, COUNT);                                                                \
-            PREPARE_ONE(s2, COUNT);                                                                \
-            PREPARE_ONE(s3, COUNT);                                                                \
-        }                                                                                          \
-        if (j < n)                                                                                 \
-            PREPARE_ONE(s0, COUNT);                                                                \
-        if (j < n)                                                                                 \
-            PREPARE_ONE(s1, COUNT);                                                                \
-        if (j < n)                                                                                 \
-            PREPARE_ONE(s2, COUNT);                                                                \
-    } while (0)
+/* prepare_counts for counts in vals (bucket spaces past the direct table's size). */
+static uint32_t weigh_counts(intenti_feats *f, const intenti_rowinfo *ri, const float *tf1, float *sumsq) {
+    float sum = 0.0f;
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < f->n; j++) {
+        uint32_t id = f->ids[j], c = (uint32_t)f->vals[j];
+        float tf = (float)c, idf = ri[id].idf;
+        if (tf1)
+            tf = c < INTENTI_TF1 ? tf1[c] : 1.0f + logf(tf);
+        if (idf == 0.0f)
+            continue;
+        sum += (tf * idf) * (tf * idf);
+        f->ids[k] = id;
+        f->vals[k] = tf;
+        f->w[k++] = tf * ri[id].gain;
+    }
+    *sumsq = sum;
+    return k;
+}
 
 /* Raw counts (after intenti_extract) -> what layer 0 needs: unseen buckets (idf 0)
  * dropped, tf' = 1 + ln(tf) when sublinear, in place, and net 0's weights tf' * gain in
  * f->w; returns 1 / the L2 norm of the tf-idf vector, sqrt(sum_j (tf'_j idf_j)^2), or 0
  * for an empty one. The dedup table is emptied first, since compaction breaks its links
- * (as in intenti_weigh). Whether a bucket is unseen, or counted more than once, is random
- * from one n-gram to the next: the loop writes every entry and advances by a comparison,
- * so the CPU has nothing to mispredict.
- * The norm is four partial sums (feature j in sum j % 4), kept in registers by unrolling
- * four features a turn: one sum would be a chain of dependent adds through all of a
- * text's features. The arrays are read and written through locals marked restrict: they
- * are distinct, and through f every store might alias f->n for all the compiler knows.
- * Counts come from the direct dedup table where extraction left them there (one load of
- * an integer, no conversion), else from vals. */
+ * (as in intenti_weigh). Counts come from the direct dedup table where extraction left
+ * them there (the weigh kernel), else from vals. */
 static float prepare_counts(const intent_model *m, intenti_feats *f) {
     intenti_unhash(f);
-    const bool sub = m->fs.flags & INTENTI_FEAT_SUBLINEAR;
-    const intenti_rowinfo *restrict ri = m->rows[0];
-    const float *restrict tf1 = f->tf1;
-    uint32_t *restrict ids = f->ids;
-    float *restrict vals = f->vals, *restrict w = f->w;
-    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-    uint32_t n = f->n, j = 0, k = 0; /* no data-dependent branch: see the comment above */
+    const float *tf1 = m->fs.flags & INTENTI_FEAT_SUBLINEAR ? f->tf1 : NULL;
+    float sum;
     if (f->counts_in_dd) {
-        const intenti_dd *restrict dd = f->dd;
-        PREPARE_ALL(dd[id] & INTENTI_DD_CNT_MASK);
+        f->n = intenti_kern_get()->weigh(f->ids, f->vals, f->w, f->n, f->dd, m->rows[0], tf1, &sum);
         f->counts_in_dd = false; /* vals hold tf' now */
     } else {
-        PREPARE_ALL((uint32_t)vals[j]);
+        f->n = weigh_counts(f, m->rows[0], tf1, &sum);
     }
-    f->n = k;
-    float sum = (s0 + s1) + (s2 + s3);
     return sum > 0.0f ? 1.0f / sqrtf(sum) : 0.0f;
 }
-#undef PREPARE_ALL
-#undef PREPARE_ONE
 
 /* Layer 0 of a served model: h = b + inv_norm * sum_j tf'_j * gain_j * W[id_j], the
  * tf-idf weighting folded into each row's gain (idf, times the int8 scale). */

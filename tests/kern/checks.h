@@ -12,9 +12,9 @@
 #include <math.h>
 
 #define MAXN 1100
-#define N_KERN_CHECKS 8
-static const char *const KERN_CHECKS[N_KERN_CHECKS] = {"axpy", "axpy_i8", "dot",     "relu",
-                                                      "accum", "accum_i8", "sigmoid", "adam_sum"};
+#define N_KERN_CHECKS 10
+static const char *const KERN_CHECKS[N_KERN_CHECKS] = {"axpy",    "axpy_i8",  "dot",   "relu",   "accum",
+                                                      "accum_i8", "sigmoid", "adam_sum", "weigh", "list_on"};
 
 static float rnd(intenti_rng *r) {
     return (intenti_rng_unit(r) * 2.0f - 1.0f) * (intenti_rng_unit(r) < 0.1f ? 100.0f : 1.0f);
@@ -152,6 +152,77 @@ static int adam_sum_ok(const intenti_kern *k) {
     return ok;
 }
 
+/* weigh: counts of 1..40 under random generation bits (so both the table and the logf
+ * side of tf are taken), a fifth of the buckets unseen (idf 0), with and without
+ * sublinear tf; the kept entries, their order and values must match exactly, the sum of
+ * squares to rounding, and nothing past n may be written. */
+static int weigh_ok(const intenti_kern *k) {
+    enum { BUCKETS = 1000, MAXT = 300, PAD = 20 };
+    static uint32_t dd[BUCKETS], ids0[MAXT + PAD], ids1[MAXT + PAD];
+    static float vals0[MAXT + PAD], vals1[MAXT + PAD], w0[MAXT + PAD], w1[MAXT + PAD], tf1[INTENTI_TF1];
+    static intenti_rowinfo ri[BUCKETS];
+    for (uint32_t c = 1; c < INTENTI_TF1; c++)
+        tf1[c] = 1.0f + logf((float)c);
+    intenti_rng r;
+    intenti_rng_seed(&r, 41, 0);
+    int ok = 1;
+    for (int trial = 0; trial < 300; trial++) {
+        uint32_t n = trial < 40 ? (uint32_t)trial : (uint32_t)intenti_rng_below(&r, MAXT);
+        bool rare = trial % 3 == 0; /* some counts of INTENTI_TF1 and more */
+        for (uint32_t b = 0; b < BUCKETS; b++) {
+            uint32_t c = rare && intenti_rng_unit(&r) < 0.05f ? 1 + intenti_rng_below(&r, 40) : 1 + intenti_rng_below(&r, 3);
+            dd[b] = (uint32_t)intenti_rng_below(&r, INTENTI_DD_GENS) << INTENTI_DD_CNT_BITS | c;
+            float idf = intenti_rng_unit(&r) < 0.2f ? 0.0f : 0.5f + 4.0f * intenti_rng_unit(&r);
+            ri[b] = (intenti_rowinfo){idf, idf * rnd(&r)};
+        }
+        for (uint32_t j = 0; j < MAXT + PAD; j++) {
+            ids0[j] = ids1[j] = (uint32_t)intenti_rng_below(&r, BUCKETS);
+            vals0[j] = vals1[j] = w0[j] = w1[j] = -7.0f;
+        }
+        const float *t = trial % 2 ? tf1 : NULL;
+        float s0, s1;
+        uint32_t k0 = intenti_kern_ref.weigh(ids0, vals0, w0, n, dd, ri, t, &s0);
+        uint32_t k1 = k->weigh(ids1, vals1, w1, n, dd, ri, t, &s1);
+        ok &= k0 == k1 && fabsf(s0 - s1) <= 1e-5f * s0;
+        for (uint32_t j = 0; ok && j < k0; j++)
+            ok &= ids0[j] == ids1[j] && vals0[j] == vals1[j] && w0[j] == w1[j];
+        for (uint32_t j = n; ok && j < MAXT + PAD; j++)
+            ok &= ids0[j] == ids1[j] && vals1[j] == -7.0f && w1[j] == -7.0f;
+    }
+    return ok;
+}
+
+/* list_on: units negative, zero, positive and NaN, with and without row scales; the
+ * list must match exactly and nothing past n may be written. */
+static int list_on_ok(const intenti_kern *k) {
+    enum { MAXT = 300, PAD = 20 };
+    static float x[MAXT + PAD], scale[MAXT + PAD], a0[MAXT + PAD], a1[MAXT + PAD];
+    static uint32_t idx0[MAXT + PAD], idx1[MAXT + PAD];
+    intenti_rng r;
+    intenti_rng_seed(&r, 43, 0);
+    int ok = 1;
+    for (int trial = 0; trial < 300; trial++) {
+        uint32_t n = trial < 40 ? (uint32_t)trial : (uint32_t)intenti_rng_below(&r, MAXT);
+        size_t off = intenti_rng_below(&r, 8);
+        for (uint32_t i = 0; i < MAXT + PAD; i++) {
+            float u = intenti_rng_unit(&r);
+            x[i] = u < 0.1f ? 0.0f : u < 0.12f ? NAN : rnd(&r);
+            scale[i] = intenti_rng_unit(&r);
+            a0[i] = a1[i] = -7.0f;
+            idx0[i] = idx1[i] = 7777;
+        }
+        const float *sc = trial % 2 ? scale + off : NULL;
+        uint32_t k0 = intenti_kern_ref.list_on(x + off, sc, n, idx0, a0);
+        uint32_t k1 = k->list_on(x + off, sc, n, idx1, a1);
+        ok &= k0 == k1;
+        for (uint32_t j = 0; ok && j < k0; j++)
+            ok &= idx0[j] == idx1[j] && a0[j] == a1[j];
+        for (uint32_t j = n; ok && j < MAXT + PAD; j++) /* past k: scratch up to n */
+            ok &= idx1[j] == 7777 && a1[j] == -7.0f;
+    }
+    return ok;
+}
+
 static void kern_checks(const intenti_kern *k, int ok[N_KERN_CHECKS]) {
     for (int i = 0; i < N_KERN_CHECKS; i++)
         ok[i] = 1;
@@ -159,6 +230,8 @@ static void kern_checks(const intenti_kern *k, int ok[N_KERN_CHECKS]) {
     accum_ok(k, ok + 4);
     ok[6] = sigmoid_ok(k);
     ok[7] = adam_sum_ok(k);
+    ok[8] = weigh_ok(k);
+    ok[9] = list_on_ok(k);
 }
 
 #endif
