@@ -126,11 +126,40 @@ static size_t normalize_unicode(const uint8_t *s, size_t n, uint32_t flags, int3
     }
 }
 
+/* ASCII letters and digits: the bytes of the fast path below. */
+static bool ascii_word(uint8_t b) { return (uint8_t)((b | 0x20) - 'a') < 26 || (uint8_t)(b - '0') < 10; }
+
+/* The fast path of a word of ASCII letters and digits, the common case: from s[*at],
+ * lowercased (b | 0x20 lowercases a letter and keeps a digit) into buf, cut at
+ * INTENT_MAX_WORD. Returns its length, with *at past it; or 0, *at untouched, when a
+ * non-ASCII byte ends the run (the word may go on in other scripts: the general path
+ * reads it). */
+static size_t ascii_run(const uint8_t *s, size_t len, size_t *at, int32_t *buf) {
+    size_t i = *at, n = 0;
+    for (; i < len && ascii_word(s[i]); i++)
+        if (n < INTENT_MAX_WORD)
+            buf[n++] = s[i] | 0x20;
+    if (i < len && s[i] >= 0x80)
+        return 0;
+    *at = i;
+    return n;
+}
+
 void intenti_words(const intenti_featspec *fs, const char *text, size_t len, int32_t *buf,
                    intenti_word_fn fn, void *user) {
     const uint8_t *s = (const uint8_t *)text;
     size_t i = 0, n_words = 0;
     while (i < len && n_words < INTENT_MAX_TOKENS) {
+        if (s[i] < 0x80 && !ascii_word(s[i])) {
+            i++;
+            continue;
+        }
+        size_t fast = ascii_word(s[i]) ? ascii_run(s, len, &i, buf) : 0;
+        if (fast) {
+            fn(buf, fast, user);
+            n_words++;
+            continue;
+        }
         int32_t cp = s[i];
         size_t k = s[i] < 0x80 ? 1 : intenti_utf8_next(s + i, len - i, &cp);
         if (!k || !is_word_cp(cp)) {
