@@ -229,28 +229,38 @@ static void add_hashed(intenti_feats *f, uint32_t id) {
  * on it: the next free entry of ids is written either way (unused unless the bucket is
  * new), and the count goes to the bucket's own entry. Past the cap the spare entry at
  * INTENTI_MAX_FEATURES takes new buckets and n stays (they are counted, unlisted).
- * The count, the generation and the tables live in locals: through f, a store to ids or
- * dd might alias f->n as far as the compiler can tell, so it would store and reload the
- * count at every n-gram, a store-to-load forward on the one chain that runs through all
- * of a text's n-grams. The three arrays are distinct: restrict says so. */
-static inline void add_features(intenti_feats *f, const uint32_t *restrict id, uint32_t k) {
-    if (!f->dd) {
-        for (uint32_t j = 0; j < k; j++)
-            add_hashed(f, id[j]);
-        return;
-    }
-    intenti_dd *restrict dd = f->dd;
-    uint32_t *restrict ids = f->ids;
-    uint32_t n = f->n, gen = f->gen, first = gen << INTENTI_DD_CNT_BITS | 1u;
+ * The count, the generation and the tables are count_direct's parameters: through f, a
+ * store to ids or dd might alias f->n as far as the compiler can tell, so it would store
+ * and reload the count at every n-gram, a store-to-load forward on the one chain that
+ * runs through all of a text's n-grams. The three arrays are distinct: restrict says so.
+ * capped: whether these n-grams could reach the cap (inlined twice, so the common case
+ * has no test of it). */
+static inline __attribute__((always_inline)) uint32_t count_direct(intenti_dd *restrict dd, uint32_t *restrict ids,
+                                                                    const uint32_t *restrict id, uint32_t k,
+                                                                    uint32_t n, uint32_t gen, bool capped) {
+    uint32_t first = gen << INTENTI_DD_CNT_BITS | 1u;
     for (uint32_t j = 0; j < k; j++) {
         uint32_t b = id[j];
         intenti_dd d = dd[b];
         uint32_t seen = d >> INTENTI_DD_CNT_BITS == gen;
         ids[n] = b;
         dd[b] = seen ? d + 1 : first;
-        n += !seen & (n < INTENTI_MAX_FEATURES);
+        n += !seen & (!capped || n < INTENTI_MAX_FEATURES);
     }
-    f->n = n;
+    return n;
+}
+
+static inline void add_features(intenti_feats *f, const uint32_t *restrict id, uint32_t k) {
+    if (!f->dd) {
+        for (uint32_t j = 0; j < k; j++)
+            add_hashed(f, id[j]);
+        return;
+    }
+    /* the cap is tested per n-gram only when these k could reach it */
+    if (f->n + k <= INTENTI_MAX_FEATURES)
+        f->n = count_direct(f->dd, f->ids, id, k, f->n, f->gen, false);
+    else
+        f->n = count_direct(f->dd, f->ids, id, k, f->n, f->gen, true);
 }
 
 static inline void add_feature(intenti_feats *f, uint32_t id) { add_features(f, &id, 1); }
