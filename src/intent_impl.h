@@ -381,6 +381,11 @@ struct intent_model {
     intenti_net nets[INTENT_MAX_NETS];
     uint32_t max_width;   /* widest layer output, for scratch sizing */
     intenti_rowinfo *rows[INTENT_MAX_NETS]; /* [fs.buckets] per net, owned */
+    /* The batch path (intenti_model_batch): a single net's output layer as float
+     * [n_in][n_out] for the kernel set's gemm; NULL where that path is not taken. It is
+     * the layer's own rows (float layers) or batch_own, the int8 rows times their scales. */
+    const float *batch_w;
+    float *batch_own;
 };
 
 INTENTI_HIDDEN int intenti_model_from_image(uint8_t *image, size_t len, bool mapped,
@@ -394,6 +399,14 @@ INTENTI_HIDDEN void intenti_model_forward(const intent_model *m, intenti_feats *
  * returns 1 / the tf-idf norm; intenti_model_logits then runs net `net` (the weighting
  * is folded into layer 0) and returns its logits, a pointer into h0 or h1. */
 INTENTI_HIDDEN float intenti_model_prepare(const intent_model *m, intenti_feats *f);
+/* The batch path, for models with batch_w: intenti_model_hidden runs net 0 up to its
+ * last hidden layer for one prepared text and writes that layer's ReLU outputs to out
+ * [n_in of the output layer]; intenti_model_batch_out then turns rows of them into
+ * confidences, rows at once. */
+INTENTI_HIDDEN void intenti_model_hidden(const intent_model *m, intenti_feats *f, float inv_norm, float *h0,
+                                         float *h1, float *out);
+INTENTI_HIDDEN void intenti_model_batch_out(const intent_model *m, const float *hid, size_t ldh, float *z, size_t rows,
+                                            float *conf);
 INTENTI_HIDDEN const float *intenti_model_logits(const intent_model *m, uint32_t net, intenti_feats *f,
                                                  float inv_norm, float *h0, float *h1);
 INTENTI_HIDDEN int intenti_model_rows(intent_model *m);

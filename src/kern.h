@@ -64,6 +64,13 @@ typedef struct intenti_kern {
      * idx[k] = i and a[k] = x[i] * scale[i] (x[i] when scale is NULL). Returns k.
      * idx and a hold n entries; those past the k-th may be overwritten. */
     uint32_t (*list_on)(const float *x, const float *scale, uint32_t n, uint32_t *idx, float *a);
+    /* A dense layer over a batch of rows (NULL in sets without a register-blocked form):
+     * z[r][c] = fmaf(x[r][k-1], w[k-1][c], ... fmaf(x[r][0], w[0][c], z[r][c])) for r < rows,
+     * c < n: one fused multiply-add a term, in k order, exactly; so a row's result does
+     * not depend on the other rows of the batch. x rows are ldx floats apart, z rows ldz;
+     * w is [k][n], row-major. */
+    void (*gemm)(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, size_t n,
+                 size_t rows);
 } intenti_kern;
 INTENTI_HIDDEN extern const intenti_kern intenti_kern_ref;
 /* The reference's weigh, which the AVX-512 one falls back on for rare counts. */

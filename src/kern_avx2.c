@@ -275,7 +275,7 @@ static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t
     return intenti_list_on_branchless(x, scale, n, idx, a);
 }
 
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on};
+static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on, NULL};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else

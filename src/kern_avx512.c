@@ -294,8 +294,70 @@ TARGET static uint32_t list_on(const float *x, const float *scale, uint32_t n, u
     return k;
 }
 
-static const intenti_kern avx512 = {"avx512", axpy,    axpy_i8, dot,    relu, accum, accum_i8, adam_sum,
-                                    sigmoid,  weigh,   list_on};
+/* gemm on R rows x NB vectors of 16 columns (the last masked to `last`): R * NB
+ * accumulators in registers through all of k, each w vector loaded once for the R rows,
+ * each x entry broadcast from memory. */
+#define GEMM_BLOCK(NAME, R, NB)                                                                    \
+    TARGET static void NAME(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, \
+                            size_t n, __mmask16 last) {                                             \
+        __m512 s[R][NB];                                                                            \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                        \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                   \
+                s[r][b] = _mm512_maskz_loadu_ps(b == NB - 1 ? last : FULL, z + r * ldz + 16 * b);   \
+        for (size_t i = 0; i < k; i++) {                                                            \
+            __m512 wv[NB];                                                                          \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                   \
+                wv[b] = _mm512_maskz_loadu_ps(b == NB - 1 ? last : FULL, w + i * n + 16 * b);       \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                  \
+                __m512 xv = _mm512_set1_ps(x[r * ldx + i]);                                         \
+                _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[r][b] =                     \
+                    _mm512_fmadd_ps(xv, wv[b], s[r][b]);                                            \
+            }                                                                                       \
+        }                                                                                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                        \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++)                                   \
+                _mm512_mask_storeu_ps(z + r * ldz + 16 * b, b == NB - 1 ? last : FULL, s[r][b]);    \
+    }
+#define GEMM_BLOCKS(R)                                                                              \
+    GEMM_BLOCK(gemm##R##_1, R, 1) GEMM_BLOCK(gemm##R##_2, R, 2) GEMM_BLOCK(gemm##R##_3, R, 3)       \
+    GEMM_BLOCK(gemm##R##_4, R, 4) GEMM_BLOCK(gemm##R##_5, R, 5)
+GEMM_BLOCKS(4)
+GEMM_BLOCKS(1)
+
+/* Columns in blocks of 80 for R rows (4 x 5 accumulators, 5 w vectors and a broadcast:
+ * 26 of the 32 registers), the last block as many vectors as it needs. */
+#define GEMM_ROWS(NAME, R)                                                                          \
+    TARGET static void NAME(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, \
+                            size_t n) {                                                             \
+        size_t c = 0;                                                                               \
+        for (; c + 80 <= n; c += 80)                                                                \
+            gemm##R##_5(z + c, ldz, x, ldx, w + c, k, n, FULL);                                     \
+        if (c == n)                                                                                 \
+            return;                                                                                 \
+        size_t left = n - c, vecs = (left + 15) / 16, lanes = left - (vecs - 1) * 16;               \
+        __mmask16 last = lanes == 16 ? FULL : tail_mask(lanes);                                     \
+        switch (vecs) {                                                                             \
+        case 5: gemm##R##_5(z + c, ldz, x, ldx, w + c, k, n, last); break;                          \
+        case 4: gemm##R##_4(z + c, ldz, x, ldx, w + c, k, n, last); break;                          \
+        case 3: gemm##R##_3(z + c, ldz, x, ldx, w + c, k, n, last); break;                          \
+        case 2: gemm##R##_2(z + c, ldz, x, ldx, w + c, k, n, last); break;                          \
+        default: gemm##R##_1(z + c, ldz, x, ldx, w + c, k, n, last); break;                         \
+        }                                                                                           \
+    }
+GEMM_ROWS(gemm_rows4, 4)
+GEMM_ROWS(gemm_rows1, 1)
+
+TARGET static void gemm(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, size_t n,
+                        size_t rows) {
+    size_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        gemm_rows4(z + r * ldz, ldz, x + r * ldx, ldx, w, k, n);
+    for (; r < rows; r++)
+        gemm_rows1(z + r * ldz, ldz, x + r * ldx, ldx, w, k, n);
+}
+
+static const intenti_kern avx512 = {"avx512", axpy,  axpy_i8, dot,    relu, accum, accum_i8, adam_sum,
+                                    sigmoid,  weigh, list_on, gemm};
 
 const intenti_kern *intenti_kern_avx512(void) { return &avx512; }
 #else

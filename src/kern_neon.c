@@ -217,7 +217,7 @@ static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t
     return intenti_list_on_branchless(x, scale, n, idx, a);
 }
 
-static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on};
+static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on, NULL};
 
 const intenti_kern *intenti_kern_neon(void) { return &neon; }
 #else

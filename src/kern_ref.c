@@ -87,4 +87,4 @@ static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t
 
 const intenti_kern intenti_kern_ref = {"scalar", axpy,    axpy_i8,           dot,
                                        relu,     accum,   accum_i8,          adam_sum,
-                                       sigmoid,  intenti_weigh_ref, list_on};
+                                       sigmoid,  intenti_weigh_ref, list_on, NULL};

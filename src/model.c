@@ -228,6 +228,8 @@ static int read_decode(intent_model *m, const char *name, intent_error *err) {
     return read_clauses(m, name, err);
 }
 
+static int batch_weights(intent_model *m);
+
 int intenti_model_from_image(uint8_t *image, size_t len, bool mapped, const char *name,
                              intent_model **out, intent_error *err) {
     *out = NULL;
@@ -247,7 +249,7 @@ int intenti_model_from_image(uint8_t *image, size_t len, bool mapped, const char
     if (!rc) rc = read_labels(m, name, err);
     if (!rc) rc = read_nets(m, name, err);
     if (!rc) rc = read_decode(m, name, err);
-    if (!rc && intenti_model_rows(m))
+    if (!rc && (intenti_model_rows(m) || batch_weights(m)))
         rc = intenti_err(err, INTENT_ERR_NOMEM, "%s: out of memory", name);
     if (rc) {
         intent_model_free(m);
@@ -263,6 +265,7 @@ void intent_model_free(intent_model *m) {
     intenti_fview_free(&m->view);
     for (uint32_t n = 0; n < INTENT_MAX_NETS; n++)
         intenti_afree(m->rows[n]);
+    intenti_afree(m->batch_own);
     if (m->mapped)
         munmap(m->image, m->image_len);
     else
@@ -433,6 +436,43 @@ const float *intenti_model_logits(const intent_model *m, uint32_t net, intenti_f
     return a;
 }
 
+void intenti_model_hidden(const intent_model *m, intenti_feats *f, float inv_norm, float *h0, float *h1,
+                          float *out) {
+    const intenti_kern *k = intenti_kern_get();
+    const intenti_net *nt = &m->nets[0];
+    float *a = h0, *b = h1;
+    sparse_fused(k, m, 0, f, inv_norm, a);
+    for (uint32_t l = 1; l + 1 < nt->n_layers; l++) {
+        dense_serve(k, &nt->layers[l], a, b, f->idx, f->w);
+        float *t = a;
+        a = b;
+        b = t;
+    }
+    uint32_t n = nt->layers[nt->n_layers - 1].n_in;
+    memcpy(out, a, n * sizeof *out);
+    k->relu(out, n);
+}
+
+/* Confidences from logits: sigmoid(z / T), NaN read as 0 (see intenti_model_forward). */
+static void confidences(const intent_model *m, const float *z, float *conf) {
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        conf[i] = 0.0f;
+    intenti_kern_get()->sigmoid(conf, z, m->n_labels, 1.0f / m->temperature, 1.0f);
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        if (isnan(conf[i]))
+            conf[i] = 0.0f;
+}
+
+void intenti_model_batch_out(const intent_model *m, const float *hid, size_t ldh, float *z, size_t rows,
+                             float *conf) {
+    const intenti_layer *L = &m->nets[0].layers[m->nets[0].n_layers - 1];
+    for (size_t r = 0; r < rows; r++)
+        memcpy(z + r * L->n_out, L->b, L->n_out * sizeof *z);
+    intenti_kern_get()->gemm(z, L->n_out, hid, ldh, m->batch_w, L->n_in, L->n_out, rows);
+    for (size_t r = 0; r < rows; r++)
+        confidences(m, z + r * L->n_out, conf + r * m->n_labels);
+}
+
 void intenti_model_forward(const intent_model *m, intenti_feats *f, float *h0, float *h1, float *conf) {
     float inv_t = 1.0f / m->temperature, inv_n = 1.0f / (float)m->n_nets;
     float inv_norm = prepare_counts(m, f);
@@ -448,6 +488,28 @@ void intenti_model_forward(const intent_model *m, intenti_feats *f, float *h0, f
     for (uint32_t i = 0; i < m->n_labels; i++)
         if (isnan(conf[i]))
             conf[i] = 0.0f;
+}
+
+/* The batch path's output layer (see batch_w): taken where the kernel set has a gemm and
+ * the model is one net with a hidden layer; an ensemble, or a model with no hidden
+ * layer, answers text by text. */
+static int batch_weights(intent_model *m) {
+    const intenti_net *nt = &m->nets[0];
+    if (!intenti_kern_get()->gemm || m->n_nets != 1 || nt->n_layers < 2)
+        return INTENT_OK;
+    const intenti_layer *L = &nt->layers[nt->n_layers - 1];
+    if (L->dtype == INTENTI_DT_F32) {
+        m->batch_w = L->w;
+        return INTENT_OK;
+    }
+    m->batch_own = intenti_aalloc((size_t)L->n_in * L->n_out * sizeof(float));
+    if (!m->batch_own)
+        return INTENT_ERR_NOMEM;
+    for (uint32_t i = 0; i < L->n_in; i++)
+        for (uint32_t c = 0; c < L->n_out; c++)
+            m->batch_own[(size_t)i * L->n_out + c] = (float)L->q[(size_t)i * L->n_out + c] * L->qs[i];
+    m->batch_w = m->batch_own;
+    return INTENT_OK;
 }
 
 /* Row info of layer 0 for each net: idf, and idf times the int8 row scale (or idf). */

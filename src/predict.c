@@ -18,7 +18,41 @@ struct intent_ctx {
     float *part, *agg;    /* [n_labels] a clause's confidences; best over text and clauses */
     uint8_t *sel;         /* [n_labels] labels chosen by some clause */
     uint32_t width;       /* capacity of the arrays above */
+    float *hid, *z;       /* batch path: [batch_rows][batch_width] hidden outputs, logits */
+    uint32_t batch_rows, batch_width;
 };
+
+static void batch_release(intent_ctx *c) {
+    intenti_afree(c->hid);
+    intenti_afree(c->z);
+    c->hid = c->z = NULL;
+    c->batch_rows = c->batch_width = 0;
+}
+
+/* Texts the batch path takes at a time: up to 16, fewer for very wide layers (its two
+ * scratch blocks stay within 64 K floats each). */
+static uint32_t batch_rows(uint32_t width) {
+    uint32_t r = 65536 / (width ? width : 1);
+    return r < 1 ? 1 : r > 16 ? 16 : r;
+}
+
+/* Sizes the batch path's scratch for m (made on its first batch only). */
+static int batch_fit(intent_ctx *c, const intent_model *m) {
+    if (m->max_width <= c->batch_width)
+        return INTENT_OK;
+    batch_release(c);
+    uint32_t rows = batch_rows(m->max_width);
+    size_t bytes = (size_t)rows * m->max_width * sizeof(float);
+    c->hid = intenti_aalloc(bytes);
+    c->z = intenti_aalloc(bytes);
+    if (!c->hid || !c->z) {
+        batch_release(c);
+        return INTENT_ERR_NOMEM;
+    }
+    c->batch_rows = rows;
+    c->batch_width = m->max_width;
+    return INTENT_OK;
+}
 
 static void ctx_release(intent_ctx *c) {
     intenti_afree(c->h0);
@@ -86,6 +120,7 @@ void intent_ctx_free(intent_ctx *c) {
         return;
     intenti_feats_free(&c->feats);
     ctx_release(c);
+    batch_release(c);
     intenti_free(c);
 }
 
@@ -100,7 +135,8 @@ size_t intenti_ctx_bytes(const intent_ctx *c) {
                    (size_t)INTENT_MAX_WIDTH * (sizeof *f->w + sizeof *f->idx) + (size_t)f->n_direct * sizeof(intenti_dd) +
                    (f->wc ? INTENTI_WC_SLOTS * sizeof *f->wc : 0);
     size_t rows = c->width ? (size_t)c->width * (5 * sizeof(float) + 1) + 6 * (INTENTI_ALIGN + sizeof(void *)) : 0;
-    return sizeof *c + feats + rows;
+    size_t batch = c->batch_width ? 2 * ((size_t)c->batch_rows * c->batch_width * sizeof(float) + INTENTI_ALIGN + sizeof(void *)) : 0;
+    return sizeof *c + feats + rows + batch;
 }
 
 static int run(const intent_model *m, intent_ctx *c, const char *text, size_t len, float *conf) {
@@ -285,13 +321,38 @@ int intent_predict(const intent_model *m, intent_ctx *ctx, const char *text, siz
     return rc;
 }
 
+/* The batch path: each text to its last hidden layer, then the output layer for up to
+ * batch_rows texts at once (the kernel set's gemm: each output-layer weight is read once
+ * for them all, not once a text). A text's confidences do not depend on the others. */
+static int predict_rows(const intent_model *m, intent_ctx *c, const char *const *texts, const size_t *lens, size_t n,
+                        float *conf) {
+    int rc = ctx_fit(c, m);
+    if (!rc)
+        rc = batch_fit(c, m);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i += c->batch_rows) {
+        size_t rows = n - i < c->batch_rows ? n - i : c->batch_rows;
+        for (size_t r = 0; r < rows; r++) {
+            intenti_extract(&m->fs, &c->feats, texts[i + r] ? texts[i + r] : "", lens[i + r]);
+            float inv_norm = intenti_model_prepare(m, &c->feats);
+            intenti_model_hidden(m, &c->feats, inv_norm, c->h0, c->h1, c->hid + r * c->batch_width);
+        }
+        intenti_model_batch_out(m, c->hid, c->batch_width, c->z, rows, conf + i * m->n_labels);
+    }
+    return INTENT_OK;
+}
+
 int intent_predict_batch(const intent_model *m, intent_ctx *ctx, const char *const *texts,
                          const size_t *lens, size_t n, float *conf) {
     if (!m || !ctx || (n && (!texts || !lens || !conf)))
         return INTENT_ERR_ARG;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (!texts[i] && lens[i])
             return INTENT_ERR_ARG;
+    if (m->batch_w)
+        return predict_rows(m, ctx, texts, lens, n, conf);
+    for (size_t i = 0; i < n; i++) {
         int rc = run(m, ctx, texts[i] ? texts[i] : "", lens[i], conf + i * m->n_labels);
         if (rc)
             return rc;

@@ -59,6 +59,8 @@ static uint64_t model_bytes(const intent_model *m) {
     for (uint32_t k = 0; k < m->n_nets; k++) /* per-bucket row tables made at load */
         if (m->rows[k])
             n += (uint64_t)m->fs.buckets * sizeof *m->rows[k];
+    if (m->batch_own) /* the batch path's float output layer */
+        n += (uint64_t)m->nets[0].layers[m->nets[0].n_layers - 1].n_in * m->n_labels * sizeof(float);
     return n;
 }
 

@@ -5,6 +5,8 @@
 #include "tests.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *DATA =
@@ -163,6 +165,62 @@ static void int8_copy_answers_alike(void **state) {
         }
         intent_ctx_free(ctx);
         intent_model_free(q);
+        intent_model_free(m);
+        intent_dataset_free(ds);
+    }
+}
+
+/* The batch path (the output layer for many texts at once, where the kernel set has a
+ * gemm) against the text-by-text forward pass, float and int8, one and two hidden
+ * layers: alike within float rounding; and a text's row is the same whatever batch it
+ * came in (20 texts: more than one block of rows). */
+static void batch_path_agrees(void **state) {
+    (void)state;
+    static const uint32_t hidden[][2] = {{32, 0}, {16, 8}};
+    const char *words[] = {"turn", "on", "the", "lamp", "play", "a", "song", "rain", "tomorrow", "jazz"};
+    enum { N = 20 };
+    char buf[N][64];
+    const char *texts[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(buf[i], sizeof buf[i], "%s %s %s", words[i % 10], words[(i * 3 + 1) % 10], words[(i * 7 + 2) % 10]);
+        texts[i] = buf[i];
+        lens[i] = strlen(buf[i]);
+    }
+    for (int t = 0; t < 4; t++) {
+        intent_dataset *ds = ds_from_text(DATA);
+        intent_train_opts o;
+        intent_train_opts_init(&o);
+        o.buckets = 4096;
+        o.hidden[0] = hidden[t % 2][0];
+        o.hidden[1] = hidden[t % 2][1];
+        o.n_hidden = hidden[t % 2][1] ? 2 : 1;
+        o.threads = 1;
+        intent_model *m = NULL, *q = NULL;
+        intent_error err;
+        assert_int_equal(intent_train(ds, ds, &o, &m, &err), INTENT_OK);
+        if (t >= 2) {
+            assert_int_equal(intent_model_quantize(m, &q, &err), INTENT_OK);
+            intent_model_free(m);
+            m = q;
+        }
+        size_t L = intent_model_n_labels(m);
+        float *all = malloc(N * L * sizeof *all), one[8], ref[8], h0[64], h1[64];
+        assert_true(L <= 8 && m->max_width <= 64);
+        intent_ctx *ctx;
+        assert_int_equal(intent_ctx_new(m, &ctx), INTENT_OK);
+        assert_int_equal(intent_predict_batch(m, ctx, texts, lens, N, all), INTENT_OK);
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(intent_predict_batch(m, ctx, &texts[i], &lens[i], 1, one), INTENT_OK);
+            assert_memory_equal(one, all + i * L, L * sizeof *one);
+            intenti_feats *f = intenti_ctx_feats(ctx, m);
+            intenti_extract(&m->fs, f, texts[i], lens[i]);
+            intenti_model_forward(m, f, h0, h1, ref);
+            for (size_t k = 0; k < L; k++)
+                assert_true(fabsf(one[k] - ref[k]) <= 1e-5f);
+        }
+        free(all);
+        intent_ctx_free(ctx);
         intent_model_free(m);
         intent_dataset_free(ds);
     }
@@ -378,6 +436,7 @@ int test_predict(int *total) {
         cmocka_unit_test(batch_equals_single), cmocka_unit_test(ctx_grows_in_predict),
         cmocka_unit_test(bad_arguments), cmocka_unit_test(clauses_split), cmocka_unit_test(compound_commands),
         cmocka_unit_test(context_shared_across_models), cmocka_unit_test(int8_copy_answers_alike),
+        cmocka_unit_test(batch_path_agrees),
     };
     return RUN("predict", tests, total);
 }

@@ -10,11 +10,12 @@
 #include "intent_impl.h"
 
 #include <math.h>
+#include <string.h>
 
 #define MAXN 1100
-#define N_KERN_CHECKS 10
-static const char *const KERN_CHECKS[N_KERN_CHECKS] = {"axpy",    "axpy_i8",  "dot",   "relu",   "accum",
-                                                      "accum_i8", "sigmoid", "adam_sum", "weigh", "list_on"};
+#define N_KERN_CHECKS 11
+static const char *const KERN_CHECKS[N_KERN_CHECKS] = {"axpy",    "axpy_i8", "dot",      "relu",  "accum",  "accum_i8",
+                                                      "sigmoid", "adam_sum", "weigh", "list_on", "gemm"};
 
 static float rnd(intenti_rng *r) {
     return (intenti_rng_unit(r) * 2.0f - 1.0f) * (intenti_rng_unit(r) < 0.1f ? 100.0f : 1.0f);
@@ -223,6 +224,37 @@ static int list_on_ok(const intenti_kern *k) {
     return ok;
 }
 
+/* gemm (where the set has one) against its definition, fmaf term by term in k order:
+ * exactly equal, for row counts around the 4-row blocks, widths around the 16- and
+ * 80-column blocks, padded row strides; nothing outside the rows' first n entries written. */
+static int gemm_ok(const intenti_kern *k) {
+    if (!k->gemm)
+        return 1;
+    enum { MAXR = 11, MAXK = 40, MAXC = 200, PAD = 5 };
+    static float x[MAXR * (MAXK + PAD)], w[MAXK * MAXC], z0[MAXR * (MAXC + PAD)], z1[MAXR * (MAXC + PAD)];
+    intenti_rng r;
+    intenti_rng_seed(&r, 47, 0);
+    int ok = 1;
+    for (int trial = 0; trial < 300; trial++) {
+        size_t rows = intenti_rng_below(&r, MAXR + 1), kk = intenti_rng_below(&r, MAXK + 1);
+        size_t n = 1 + intenti_rng_below(&r, MAXC), ldx = kk + intenti_rng_below(&r, PAD);
+        size_t ldz = n + intenti_rng_below(&r, PAD);
+        for (size_t i = 0; i < MAXR * (MAXK + PAD); i++)
+            x[i] = intenti_rng_unit(&r) < 0.4f ? 0.0f : rnd(&r);
+        for (size_t i = 0; i < MAXK * MAXC; i++)
+            w[i] = rnd(&r);
+        for (size_t i = 0; i < MAXR * (MAXC + PAD); i++)
+            z0[i] = z1[i] = rnd(&r);
+        for (size_t a = 0; a < rows; a++)
+            for (size_t c = 0; c < n; c++)
+                for (size_t i = 0; i < kk; i++)
+                    z0[a * ldz + c] = fmaf(x[a * ldx + i], w[i * n + c], z0[a * ldz + c]);
+        k->gemm(z1, ldz, x, ldx, w, kk, n, rows);
+        ok &= memcmp(z0, z1, sizeof z0) == 0;
+    }
+    return ok;
+}
+
 static void kern_checks(const intenti_kern *k, int ok[N_KERN_CHECKS]) {
     for (int i = 0; i < N_KERN_CHECKS; i++)
         ok[i] = 1;
@@ -232,6 +264,7 @@ static void kern_checks(const intenti_kern *k, int ok[N_KERN_CHECKS]) {
     ok[7] = adam_sum_ok(k);
     ok[8] = weigh_ok(k);
     ok[9] = list_on_ok(k);
+    ok[10] = gemm_ok(k);
 }
 
 #endif
