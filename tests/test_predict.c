@@ -226,6 +226,54 @@ static void batch_path_agrees(void **state) {
     }
 }
 
+/* intent_predict's top k (picked on the logits, eight at a time) against intent_decode
+ * over the same text's confidences, for 24 labels and caps from 1 to all of them. */
+static void predict_top_matches_decode(void **state) {
+    (void)state;
+    enum { LABELS = 24 };
+    static const char *const W[] = {"alpha", "bravo", "delta", "echo", "golf", "hotel"};
+    char *tsv = malloc(LABELS * 3 * 64), *p = tsv;
+    for (int l = 0; l < LABELS; l++)
+        for (int e = 0; e < 3; e++)
+            p += sprintf(p, "L%d\t%s%d %s item%d\n", l, W[l % 6], l, W[(l + e) % 6], l * 7 + e);
+    intent_dataset *ds = ds_from_text(tsv);
+    free(tsv);
+    intent_train_opts o;
+    intent_train_opts_init(&o);
+    o.buckets = 4096;
+    o.hidden[0] = 16;
+    o.threads = 1;
+    intent_model *m = NULL;
+    intent_error err;
+    assert_int_equal(intent_train(ds, ds, &o, &m, &err), INTENT_OK);
+    assert_int_equal(intent_model_n_labels(m), LABELS);
+    intent_ctx *ctx;
+    assert_int_equal(intent_ctx_new(m, &ctx), INTENT_OK);
+    const char *texts[] = {"alpha3 item21", "hotel", "golf17 bravo", "nothing known", "echo9 delta item63"};
+    static const size_t caps[] = {1, 2, 3, 7, 8, 9, 17, LABELS};
+    for (int t = 0; t < 5; t++)
+        for (int c = 0; c < 8; c++) {
+            size_t len = strlen(texts[t]), n1, o1, n2, o2;
+            float conf[LABELS];
+            intent_score a[LABELS], b[LABELS];
+            assert_int_equal(intent_predict(m, ctx, texts[t], len, -1.0f, a, caps[c], &n1, &o1), INTENT_OK);
+            assert_int_equal(intent_predict_batch(m, ctx, &texts[t], &len, 1, conf), INTENT_OK);
+            assert_int_equal(intent_decode(m, conf, -1.0f, b, caps[c], &n2, &o2), INTENT_OK);
+            assert_int_equal(n1, caps[c]);
+            assert_int_equal(n1, n2);
+            assert_int_equal(o1, o2);
+            for (size_t i = 0; i < n1; i++) {
+                assert_true(fabsf(a[i].confidence - b[i].confidence) < 1e-5f);
+                assert_true(fabsf(conf[a[i].label] - a[i].confidence) < 1e-5f);
+                if (i > 0)
+                    assert_true(a[i - 1].confidence >= a[i].confidence);
+            }
+        }
+    intent_ctx_free(ctx);
+    intent_model_free(m);
+    intent_dataset_free(ds);
+}
+
 /* A context made for no model (or a smaller one) grows on first use, in intent_predict too. */
 static void ctx_grows_in_predict(void **state) {
     (void)state;
@@ -436,7 +484,7 @@ int test_predict(int *total) {
         cmocka_unit_test(batch_equals_single), cmocka_unit_test(ctx_grows_in_predict),
         cmocka_unit_test(bad_arguments), cmocka_unit_test(clauses_split), cmocka_unit_test(compound_commands),
         cmocka_unit_test(context_shared_across_models), cmocka_unit_test(int8_copy_answers_alike),
-        cmocka_unit_test(batch_path_agrees),
+        cmocka_unit_test(batch_path_agrees), cmocka_unit_test(predict_top_matches_decode),
     };
     return RUN("predict", tests, total);
 }
