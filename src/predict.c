@@ -148,21 +148,6 @@ static int run(const intent_model *m, intent_ctx *c, const char *text, size_t le
     return INTENT_OK;
 }
 
-/* Puts logit v of label i into top[0..*k) (sorted highest first, at most cap > 0 long,
- * ties after the lower label id), and keeps *kth, the lowest of a full top. */
-static inline void top_logit(intent_score *top, size_t *k, size_t cap, uint32_t i, float v, float *kth) {
-    if (v != v) /* NaN (a damaged model) reads as confidence 0 */
-        v = -INFINITY;
-    size_t j = *k < cap ? (*k)++ : *k - 1;
-    while (j > 0 && top[j - 1].confidence < v) {
-        top[j] = top[j - 1];
-        j--;
-    }
-    top[j] = (intent_score){i, v};
-    if (*k == cap)
-        *kth = top[*k - 1].confidence;
-}
-
 /* Single net: decide on the logits (sigmoid is monotonic: p >= thr <=> z >= T logit(thr))
  * and take sigmoids of the entries returned only. */
 static int decode_logits(const intent_model *m, const float *z, float threshold, intent_score *top, size_t cap,
@@ -175,20 +160,21 @@ static int decode_logits(const intent_model *m, const float *z, float threshold,
     for (uint32_t i = 0; i < m->n_labels; i++) /* branch-free: the compiler vectorizes it */
         over += z[i] >= zt;                      /* false for NaN */
     float kth = -INFINITY; /* what a logit must beat to enter a full top */
-    uint32_t l = 0, n = cap ? m->n_labels : 0;
-    for (; l < n && k < cap; l++) /* the first cap logits fill the top */
-        top_logit(top, &k, cap, l, z[l], &kth);
-    for (; l + 8 <= n; l += 8) { /* then few enter: look at eight at a time, branch-free */
-        bool any = false;
-        for (uint32_t j = 0; j < 8; j++)
-            any |= z[l + j] > kth; /* false for NaN */
-        for (uint32_t j = 0; any && j < 8; j++)
-            if (z[l + j] > kth)
-                top_logit(top, &k, cap, l + j, z[l + j], &kth);
+    for (uint32_t i = 0; i < m->n_labels; i++) {
+        float v = z[i];
+        if (k == cap && (cap == 0 || !(v > kth))) /* the common case (NaN included) */
+            continue;
+        if (v != v) /* NaN (a damaged model) reads as confidence 0 */
+            v = -INFINITY;
+        size_t j = k < cap ? k++ : k - 1;
+        while (j > 0 && top[j - 1].confidence < v) {
+            top[j] = top[j - 1];
+            j--;
+        }
+        top[j] = (intent_score){i, v};
+        if (k == cap)
+            kth = top[k - 1].confidence;
     }
-    for (; l < n; l++)
-        if (z[l] > kth)
-            top_logit(top, &k, cap, l, z[l], &kth);
     for (size_t i = 0; i < k; i++)
         top[i].confidence = 1.0f / (1.0f + expf(-top[i].confidence / m->temperature));
     *n_top = k;
