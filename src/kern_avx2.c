@@ -266,6 +266,68 @@ TARGET static void sigmoid(float *y, const float *z, size_t n, float s, float w)
         y[i] += w / (1.0f + expf(-z[i] * s));
 }
 
+/* gemm on R rows x NB vectors of 8 columns, the last vector's lanes those `last` marks:
+ * R * NB accumulators in registers through all of k (4 x 3, 3 w vectors and a broadcast:
+ * the 16 registers), each w vector loaded once for the R rows. */
+#define GEMM_BLOCK(NAME, R, NB)                                                                     \
+    TARGET static void NAME(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, \
+                            size_t n, __m256i last) {                                               \
+        __m256 s[R][NB];                                                                            \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                        \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[r][b] =                         \
+                b == NB - 1 ? _mm256_maskload_ps(z + r * ldz + 8 * b, last) : _mm256_loadu_ps(z + r * ldz + 8 * b); \
+        for (size_t i = 0; i < k; i++) {                                                            \
+            __m256 wv[NB];                                                                          \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) wv[b] =                           \
+                b == NB - 1 ? _mm256_maskload_ps(w + i * n + 8 * b, last) : _mm256_loadu_ps(w + i * n + 8 * b); \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                  \
+                __m256 xv = _mm256_broadcast_ss(x + r * ldx + i);                                   \
+                _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[r][b] =                     \
+                    _mm256_fmadd_ps(xv, wv[b], s[r][b]);                                            \
+            }                                                                                       \
+        }                                                                                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                        \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) {                                 \
+                if (b == NB - 1)                                                                    \
+                    _mm256_maskstore_ps(z + r * ldz + 8 * b, last, s[r][b]);                        \
+                else                                                                                \
+                    _mm256_storeu_ps(z + r * ldz + 8 * b, s[r][b]);                                 \
+            }                                                                                       \
+    }
+GEMM_BLOCK(gemm4_3, 4, 3) GEMM_BLOCK(gemm4_2, 4, 2) GEMM_BLOCK(gemm4_1, 4, 1)
+GEMM_BLOCK(gemm1_3, 1, 3) GEMM_BLOCK(gemm1_2, 1, 2) GEMM_BLOCK(gemm1_1, 1, 1)
+
+/* Columns in blocks of 24, the last block as many vectors as it needs. */
+#define GEMM_ROWS(NAME, R)                                                                          \
+    TARGET static void NAME(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, \
+                            size_t n) {                                                             \
+        const __m256i all = _mm256_set1_epi32(-1);                                                  \
+        size_t c = 0;                                                                               \
+        for (; c + 24 <= n; c += 24)                                                                \
+            gemm##R##_3(z + c, ldz, x, ldx, w + c, k, n, all);                                      \
+        if (c == n)                                                                                 \
+            return;                                                                                 \
+        size_t left = n - c, vecs = (left + 7) / 8, lanes = left - (vecs - 1) * 8;                  \
+        __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); \
+        if (vecs == 3)                                                                              \
+            gemm##R##_3(z + c, ldz, x, ldx, w + c, k, n, last);                                     \
+        else if (vecs == 2)                                                                         \
+            gemm##R##_2(z + c, ldz, x, ldx, w + c, k, n, last);                                     \
+        else                                                                                        \
+            gemm##R##_1(z + c, ldz, x, ldx, w + c, k, n, last);                                     \
+    }
+GEMM_ROWS(gemm_rows4, 4)
+GEMM_ROWS(gemm_rows1, 1)
+
+TARGET static void gemm(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, size_t n,
+                        size_t rows) {
+    size_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        gemm_rows4(z + r * ldz, ldz, x + r * ldx, ldx, w, k, n);
+    for (; r < rows; r++)
+        gemm_rows1(z + r * ldz, ldz, x + r * ldx, ldx, w, k, n);
+}
+
 static uint32_t weigh(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd, const intenti_rowinfo *ri,
                       const float *tf1, float *sumsq) {
     return intenti_weigh_branchless(ids, vals, w, n, dd, ri, tf1, sumsq);
@@ -275,7 +337,7 @@ static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t
     return intenti_list_on_branchless(x, scale, n, idx, a);
 }
 
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on, NULL};
+static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on, gemm};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else
