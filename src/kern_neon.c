@@ -208,6 +208,53 @@ static void sigmoid(float *y, const float *z, size_t n, float s, float w) {
         y[i] += w / (1.0f + expf(-z[i] * s));
 }
 
+/* gemm on R rows x NB vectors of 4 columns: R * NB accumulators in registers through
+ * all of k, each w vector loaded once for the R rows. */
+#define GEMM_BLOCK(NAME, R, NB)                                                                     \
+    static void NAME(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, size_t n) { \
+        float32x4_t s[R][NB];                                                                       \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                        \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[r][b] = vld1q_f32(z + r * ldz + 4 * b); \
+        for (size_t i = 0; i < k; i++) {                                                            \
+            float32x4_t wv[NB];                                                                     \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) wv[b] = vld1q_f32(w + i * n + 4 * b); \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                  \
+                float xv = x[r * ldx + i];                                                          \
+                _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) s[r][b] =                     \
+                    vfmaq_n_f32(s[r][b], wv[b], xv);                                                \
+            }                                                                                       \
+        }                                                                                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                        \
+            _Pragma("GCC unroll 16") for (int b = 0; b < NB; b++) vst1q_f32(z + r * ldz + 4 * b, s[r][b]); \
+    }
+GEMM_BLOCK(gemm4_4, 4, 4) GEMM_BLOCK(gemm4_1, 4, 1) GEMM_BLOCK(gemm1_4, 1, 4) GEMM_BLOCK(gemm1_1, 1, 1)
+
+/* Columns in blocks of 16, then of 4, then the last few one by one (fmaf: the same
+ * rounding as a lane's). */
+#define GEMM_ROWS(NAME, R)                                                                          \
+    static void NAME(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, size_t n) { \
+        size_t c = 0;                                                                               \
+        for (; c + 16 <= n; c += 16)                                                                \
+            gemm##R##_4(z + c, ldz, x, ldx, w + c, k, n);                                           \
+        for (; c + 4 <= n; c += 4)                                                                  \
+            gemm##R##_1(z + c, ldz, x, ldx, w + c, k, n);                                           \
+        for (; c < n; c++)                                                                          \
+            for (int r = 0; r < R; r++)                                                             \
+                for (size_t i = 0; i < k; i++)                                                      \
+                    z[r * ldz + c] = fmaf(x[r * ldx + i], w[i * n + c], z[r * ldz + c]);            \
+    }
+GEMM_ROWS(gemm_rows4, 4)
+GEMM_ROWS(gemm_rows1, 1)
+
+static void gemm(float *z, size_t ldz, const float *x, size_t ldx, const float *w, size_t k, size_t n,
+                 size_t rows) {
+    size_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        gemm_rows4(z + r * ldz, ldz, x + r * ldx, ldx, w, k, n);
+    for (; r < rows; r++)
+        gemm_rows1(z + r * ldz, ldz, x + r * ldx, ldx, w, k, n);
+}
+
 static uint32_t weigh(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd, const intenti_rowinfo *ri,
                       const float *tf1, float *sumsq) {
     return intenti_weigh_branchless(ids, vals, w, n, dd, ri, tf1, sumsq);
@@ -217,7 +264,7 @@ static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t
     return intenti_list_on_branchless(x, scale, n, idx, a);
 }
 
-static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on, NULL};
+static const intenti_kern neon = {"neon", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on, gemm};
 
 const intenti_kern *intenti_kern_neon(void) { return &neon; }
 #else
