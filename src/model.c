@@ -458,9 +458,8 @@ static void confidences(const intent_model *m, const float *z, float *conf) {
     for (uint32_t i = 0; i < m->n_labels; i++)
         conf[i] = 0.0f;
     intenti_kern_get()->sigmoid(conf, z, m->n_labels, 1.0f / m->temperature, 1.0f);
-    for (uint32_t i = 0; i < m->n_labels; i++)
-        if (isnan(conf[i]))
-            conf[i] = 0.0f;
+    for (uint32_t i = 0; i < m->n_labels; i++) /* a select, not a branch: it vectorizes */
+        conf[i] = conf[i] == conf[i] ? conf[i] : 0.0f;
 }
 
 void intenti_model_batch_out(const intent_model *m, const float *hid, size_t ldh, float *z, size_t rows,
@@ -485,9 +484,8 @@ void intenti_model_forward(const intent_model *m, intenti_feats *f, float *h0, f
      * overflow to inf - inf, so a damaged file can give NaN here. Confidences are promised
      * in [0, 1], and intent_evaluate casts them to calibration bins, where NaN is undefined
      * behaviour: read NaN as 0, as intent_decode does. */
-    for (uint32_t i = 0; i < m->n_labels; i++)
-        if (isnan(conf[i]))
-            conf[i] = 0.0f;
+    for (uint32_t i = 0; i < m->n_labels; i++) /* a select, not a branch: it vectorizes */
+        conf[i] = conf[i] == conf[i] ? conf[i] : 0.0f;
 }
 
 /* The batch path's output layer (see batch_w): taken where the kernel set has a gemm and

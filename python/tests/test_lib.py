@@ -21,6 +21,8 @@ def run_python(code, **env):
 
 
 def test_library_found_in_the_source_tree():
+    if not (Path(PYTHON_DIR).parent / "build" / "libintent.so").exists():
+        pytest.skip("no plain build in build/ (a sanitizer build lives in a folder of its own)")
     p = run_python("import intent; print(intent.library_path, intent.__version__)")
     assert p.returncode == 0, p.stderr
     path, version = p.stdout.split()
