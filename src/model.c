@@ -500,8 +500,8 @@ static int batch_weights(intent_model *m) {
         m->batch_w = L->w;
         return INTENT_OK;
     }
-    m->batch_own = intenti_aalloc((size_t)L->n_in * L->n_out * sizeof(float));
-    if (!m->batch_own)
+    size_t bytes;
+    if (!intenti_mul((size_t)L->n_in * L->n_out, sizeof(float), &bytes) || !(m->batch_own = intenti_aalloc(bytes)))
         return INTENT_ERR_NOMEM;
     for (uint32_t i = 0; i < L->n_in; i++)
         for (uint32_t c = 0; c < L->n_out; c++)
