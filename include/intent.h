@@ -399,8 +399,8 @@ INTENT_API int intent_predict(const intent_model *m, intent_ctx *ctx, const char
  * texts[i] has lens[i] bytes. The output layer runs for up to 16 texts at once (one
  * read of its weights for all of them; models of one network with a hidden layer, on
  * CPUs with SIMD kernels): a text's row never depends on the other texts of the batch,
- * and agrees with intent_predict's confidences within float rounding. The context's
- * scratch for that is made on its first batch; after that this allocates nothing. */
+ * and agrees with intent_predict's confidences within float rounding. Allocates nothing
+ * once ctx is sized for m. */
 INTENT_API int intent_predict_batch(const intent_model *m, intent_ctx *ctx,
                                     const char *const *texts, const size_t *lens, size_t n,
                                     float *conf);

@@ -36,7 +36,8 @@ static uint32_t batch_rows(uint32_t width) {
     return r < 1 ? 1 : r > 16 ? 16 : r;
 }
 
-/* Sizes the batch path's scratch for m (made on its first batch only). */
+/* Sizes the batch path's scratch for m (models that take it: 2 x 16 x 150 floats for the
+ * default model). */
 static int batch_fit(intent_ctx *c, const intent_model *m) {
     if (m->max_width <= c->batch_width)
         return INTENT_OK;
@@ -70,6 +71,8 @@ static int ctx_fit(intent_ctx *c, const intent_model *m) {
     if (m->fs.buckets <= DIRECT_MAX && intenti_feats_direct(&c->feats, m->fs.buckets))
         return INTENT_ERR_NOMEM;
     if (intenti_feats_cache(&c->feats))
+        return INTENT_ERR_NOMEM;
+    if (m->batch_w && batch_fit(c, m))
         return INTENT_ERR_NOMEM;
     uint32_t need = m->max_width;
     if (need <= c->width)
@@ -327,8 +330,6 @@ int intent_predict(const intent_model *m, intent_ctx *ctx, const char *text, siz
 static int predict_rows(const intent_model *m, intent_ctx *c, const char *const *texts, const size_t *lens, size_t n,
                         float *conf) {
     int rc = ctx_fit(c, m);
-    if (!rc)
-        rc = batch_fit(c, m);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i += c->batch_rows) {

@@ -101,6 +101,11 @@ static int load_predict_op(void *arg) {
         intent_score top[2];
         size_t a, b;
         rc = intent_predict(m, ctx, "lights", 6, -1, top, 2, &a, &b);
+        const char *t[2] = {"lights", "music"};
+        size_t len[2] = {6, 5};
+        float conf[2 * 3];
+        if (!rc)
+            rc = intent_predict_batch(m, ctx, t, len, 2, conf);
         intent_ctx_free(ctx);
     }
     if (!rc) {
@@ -126,9 +131,41 @@ static void loading_and_predicting(void **state) {
     intent_dataset_free(ds);
 }
 
+/* Once a context is made for a model, predicting allocates nothing: single queries,
+ * compound ones, and batches (the batch path's scratch included) with every allocation
+ * set to fail. */
+static void predicting_allocates_nothing(void **state) {
+    (void)state;
+    intent_dataset *ds = ds_from_text(GOOD);
+    intent_train_opts o = tiny_opts();
+    intent_model *m;
+    intent_error err;
+    assert_int_equal(intent_train(ds, NULL, &o, &m, &err), INTENT_OK);
+    intent_ctx *ctx;
+    assert_int_equal(intent_ctx_new(m, &ctx), INTENT_OK);
+    const char *texts[] = {"lights", "play some music and then the lights", "weather"};
+    size_t lens[3] = {strlen(texts[0]), strlen(texts[1]), strlen(texts[2])};
+    float conf[3 * 3];
+    intent_score top[2];
+    size_t a, b;
+    assert_int_equal(intent_model_n_labels(m), 3);
+    fail_alloc_at(1);
+    int r1 = intent_predict(m, ctx, texts[1], lens[1], -1, top, 2, &a, &b);
+    int r2 = intent_predict_batch(m, ctx, texts, lens, 3, conf);
+    long used = alloc_count();
+    fail_alloc_at(0);
+    assert_int_equal(r1, INTENT_OK);
+    assert_int_equal(r2, INTENT_OK);
+    assert_int_equal(used, 0);
+    intent_ctx_free(ctx);
+    intent_model_free(m);
+    intent_dataset_free(ds);
+}
+
 int test_alloc(int *total) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dataset_reads), cmocka_unit_test(training), cmocka_unit_test(loading_and_predicting),
+        cmocka_unit_test(predicting_allocates_nothing),
     };
     return RUN("alloc", tests, total);
 }
