@@ -57,7 +57,8 @@ typedef struct intenti_kern {
      * (unseen in training) are dropped, the rest compacted in order: ids[k] = the bucket,
      * vals[k] = tf, w[k] = tf * gain. Returns k; *sumsq = sum of (tf * idf)^2, summed in
      * any order. Bucket ids must index dd and ri (callers bound them by the model's
-     * buckets, at most 2^20). */
+     * buckets, at most 2^20). Entries of ids, vals and w past the k-th, up to n, may be
+     * overwritten. */
     uint32_t (*weigh)(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd,
                       const intenti_rowinfo *ri, const float *tf1, float *sumsq);
     /* The units a ReLU leaves on: for each i with x[i] > 0 (NaN is off), in order,
