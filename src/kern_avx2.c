@@ -328,16 +328,8 @@ TARGET static void gemm(float *z, size_t ldz, const float *x, size_t ldx, const 
         gemm_rows1(z + r * ldz, ldz, x + r * ldx, ldx, w, k, n);
 }
 
-static uint32_t weigh(uint32_t *ids, float *vals, float *w, uint32_t n, const uint32_t *dd, const intenti_rowinfo *ri,
-                      const float *tf1, float *sumsq) {
-    return intenti_weigh_branchless(ids, vals, w, n, dd, ri, tf1, sumsq);
-}
-
-static uint32_t list_on(const float *x, const float *scale, uint32_t n, uint32_t *idx, float *a) {
-    return intenti_list_on_branchless(x, scale, n, idx, a);
-}
-
-static const intenti_kern avx2 = {"avx2", axpy, axpy_i8, dot, relu, accum, accum_i8, adam_sum, sigmoid, weigh, list_on, gemm};
+static const intenti_kern avx2 = {"avx2",     axpy,      axpy_i8,  dot, relu, accum, accum_i8, adam_sum, sigmoid,
+                                  intenti_weigh_branchless, intenti_list_on_branchless, gemm};
 
 const intenti_kern *intenti_kern_avx2(void) { return &avx2; }
 #else

@@ -228,7 +228,27 @@ static int read_decode(intent_model *m, const char *name, intent_error *err) {
     return read_clauses(m, name, err);
 }
 
-static int batch_weights(intent_model *m);
+/* The batch path's output layer (see batch_w): taken where the kernel set has a gemm and
+ * the model is one net with a hidden layer; an ensemble, or a model with no hidden
+ * layer, answers text by text. */
+static int batch_weights(intent_model *m) {
+    const intenti_net *nt = &m->nets[0];
+    if (!intenti_kern_get()->gemm || m->n_nets != 1 || nt->n_layers < 2)
+        return INTENT_OK;
+    const intenti_layer *L = &nt->layers[nt->n_layers - 1];
+    if (L->dtype == INTENTI_DT_F32) {
+        m->batch_w = L->w;
+        return INTENT_OK;
+    }
+    size_t bytes;
+    if (!intenti_mul((size_t)L->n_in * L->n_out, sizeof(float), &bytes) || !(m->batch_own = intenti_aalloc(bytes)))
+        return INTENT_ERR_NOMEM;
+    for (uint32_t i = 0; i < L->n_in; i++)
+        for (uint32_t c = 0; c < L->n_out; c++)
+            m->batch_own[(size_t)i * L->n_out + c] = (float)L->q[(size_t)i * L->n_out + c] * L->qs[i];
+    m->batch_w = m->batch_own;
+    return INTENT_OK;
+}
 
 int intenti_model_from_image(uint8_t *image, size_t len, bool mapped, const char *name,
                              intent_model **out, intent_error *err) {
@@ -420,13 +440,15 @@ static void sparse_fused(const intenti_kern *k, const intent_model *m, uint32_t 
 
 float intenti_model_prepare(const intent_model *m, intenti_feats *f) { return prepare_counts(m, f); }
 
-const float *intenti_model_logits(const intent_model *m, uint32_t net, intenti_feats *f, float inv_norm,
-                                  float *h0, float *h1) {
+/* Runs net `net` through its layers [0, end) and returns the last one's outputs (before
+ * any ReLU), a pointer into h0 or h1. */
+static const float *run_layers(const intent_model *m, uint32_t net, intenti_feats *f, float inv_norm, float *h0,
+                               float *h1, uint32_t end) {
     const intenti_kern *k = intenti_kern_get();
     const intenti_net *nt = &m->nets[net];
     float *a = h0, *b = h1;
     sparse_fused(k, m, net, f, inv_norm, a);
-    for (uint32_t l = 1; l < nt->n_layers; l++) {
+    for (uint32_t l = 1; l < end; l++) {
         /* f->ids / f->w are free again once layer 0 is done: reuse them as the list */
         dense_serve(k, &nt->layers[l], a, b, f->idx, f->w);
         float *t = a;
@@ -436,30 +458,33 @@ const float *intenti_model_logits(const intent_model *m, uint32_t net, intenti_f
     return a;
 }
 
-void intenti_model_hidden(const intent_model *m, intenti_feats *f, float inv_norm, float *h0, float *h1,
-                          float *out) {
-    const intenti_kern *k = intenti_kern_get();
-    const intenti_net *nt = &m->nets[0];
-    float *a = h0, *b = h1;
-    sparse_fused(k, m, 0, f, inv_norm, a);
-    for (uint32_t l = 1; l + 1 < nt->n_layers; l++) {
-        dense_serve(k, &nt->layers[l], a, b, f->idx, f->w);
-        float *t = a;
-        a = b;
-        b = t;
-    }
-    uint32_t n = nt->layers[nt->n_layers - 1].n_in;
-    memcpy(out, a, n * sizeof *out);
-    k->relu(out, n);
+const float *intenti_model_logits(const intent_model *m, uint32_t net, intenti_feats *f, float inv_norm,
+                                  float *h0, float *h1) {
+    return run_layers(m, net, f, inv_norm, h0, h1, m->nets[net].n_layers);
 }
 
-/* Confidences from logits: sigmoid(z / T), NaN read as 0 (see intenti_model_forward). */
+void intenti_model_hidden(const intent_model *m, intenti_feats *f, float inv_norm, float *h0, float *h1,
+                          float *out) {
+    uint32_t last = m->nets[0].n_layers - 1, n = m->nets[0].layers[last].n_in;
+    memcpy(out, run_layers(m, 0, f, inv_norm, h0, h1, last), n * sizeof *out);
+    intenti_kern_get()->relu(out, n);
+}
+
+/* Weights are not checked at load (a pass over all of them), and even finite ones can
+ * overflow to inf - inf, so a damaged file can give NaN confidences. They are promised in
+ * [0, 1], and intent_evaluate casts them to calibration bins, where NaN is undefined
+ * behaviour: read NaN as 0, as intent_decode does. A select, not a branch: it vectorizes. */
+static void nan_to_zero(float *conf, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        conf[i] = conf[i] == conf[i] ? conf[i] : 0.0f;
+}
+
+/* Confidences from logits: sigmoid(z / T), NaN read as 0. */
 static void confidences(const intent_model *m, const float *z, float *conf) {
     for (uint32_t i = 0; i < m->n_labels; i++)
         conf[i] = 0.0f;
     intenti_kern_get()->sigmoid(conf, z, m->n_labels, 1.0f / m->temperature, 1.0f);
-    for (uint32_t i = 0; i < m->n_labels; i++) /* a select, not a branch: it vectorizes */
-        conf[i] = conf[i] == conf[i] ? conf[i] : 0.0f;
+    nan_to_zero(conf, m->n_labels);
 }
 
 void intenti_model_batch_out(const intent_model *m, const float *hid, size_t ldh, float *z, size_t rows,
@@ -480,34 +505,7 @@ void intenti_model_forward(const intent_model *m, intenti_feats *f, float *h0, f
     const intenti_kern *k = intenti_kern_get();
     for (uint32_t n = 0; n < m->n_nets; n++)
         k->sigmoid(conf, intenti_model_logits(m, n, f, inv_norm, h0, h1), m->n_labels, inv_t, inv_n);
-    /* Weights are not checked at load (a pass over all of them), and even finite ones can
-     * overflow to inf - inf, so a damaged file can give NaN here. Confidences are promised
-     * in [0, 1], and intent_evaluate casts them to calibration bins, where NaN is undefined
-     * behaviour: read NaN as 0, as intent_decode does. */
-    for (uint32_t i = 0; i < m->n_labels; i++) /* a select, not a branch: it vectorizes */
-        conf[i] = conf[i] == conf[i] ? conf[i] : 0.0f;
-}
-
-/* The batch path's output layer (see batch_w): taken where the kernel set has a gemm and
- * the model is one net with a hidden layer; an ensemble, or a model with no hidden
- * layer, answers text by text. */
-static int batch_weights(intent_model *m) {
-    const intenti_net *nt = &m->nets[0];
-    if (!intenti_kern_get()->gemm || m->n_nets != 1 || nt->n_layers < 2)
-        return INTENT_OK;
-    const intenti_layer *L = &nt->layers[nt->n_layers - 1];
-    if (L->dtype == INTENTI_DT_F32) {
-        m->batch_w = L->w;
-        return INTENT_OK;
-    }
-    size_t bytes;
-    if (!intenti_mul((size_t)L->n_in * L->n_out, sizeof(float), &bytes) || !(m->batch_own = intenti_aalloc(bytes)))
-        return INTENT_ERR_NOMEM;
-    for (uint32_t i = 0; i < L->n_in; i++)
-        for (uint32_t c = 0; c < L->n_out; c++)
-            m->batch_own[(size_t)i * L->n_out + c] = (float)L->q[(size_t)i * L->n_out + c] * L->qs[i];
-    m->batch_w = m->batch_own;
-    return INTENT_OK;
+    nan_to_zero(conf, m->n_labels);
 }
 
 /* Row info of layer 0 for each net: idf, and idf times the int8 row scale (or idf). */

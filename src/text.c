@@ -150,15 +150,17 @@ void intenti_words(const intenti_featspec *fs, const char *text, size_t len, int
     const uint8_t *s = (const uint8_t *)text;
     size_t i = 0, n_words = 0;
     while (i < len && n_words < INTENT_MAX_TOKENS) {
-        if (s[i] < 0x80 && !ascii_word(s[i])) {
-            i++;
-            continue;
-        }
-        size_t fast = ascii_word(s[i]) ? ascii_run(s, len, &i, buf) : 0;
-        if (fast) {
-            fn(buf, fast, user);
-            n_words++;
-            continue;
+        if (s[i] < 0x80) {
+            if (!ascii_word(s[i])) {
+                i++;
+                continue;
+            }
+            size_t fast = ascii_run(s, len, &i, buf);
+            if (fast) {
+                fn(buf, fast, user);
+                n_words++;
+                continue;
+            }
         }
         int32_t cp = s[i];
         size_t k = s[i] < 0x80 ? 1 : intenti_utf8_next(s + i, len - i, &cp);
