@@ -131,11 +131,14 @@ static void batch_equals_single(void **state) {
 
 /* An int8 copy holds every layer in int8 (the dense ones too: their rows are what a query
  * reads most often after the table's) and answers as the float model does, within the
- * rounding of 8-bit weights. */
+ * rounding of 8-bit weights. The bound: over seeds 1-8 of both shapes, with this layer-0
+ * start and the earlier tenfold one, the largest gap was 0.047 (a two-layer net of 16 and
+ * 8 units, a confidence near 0.5 where the sigmoid is steepest); most are below 0.005. */
 static void int8_copy_answers_alike(void **state) {
     (void)state;
     static const uint32_t hidden[][2] = {{32, 0}, {16, 8}}; /* one layer; two */
-    for (int t = 0; t < 2; t++) {
+    for (uint32_t run = 0; run < 8; run++) {
+        uint32_t t = run % 2;
         intent_dataset *ds = ds_from_text(DATA);
         intent_train_opts o;
         intent_train_opts_init(&o);
@@ -145,6 +148,7 @@ static void int8_copy_answers_alike(void **state) {
         o.n_hidden = hidden[t][1] ? 2 : 1;
         o.lr = 0.01f;
         o.threads = 1;
+        o.seed = 1 + run / 2;
         intent_model *m = NULL, *q = NULL;
         intent_error err;
         assert_int_equal(intent_train(ds, ds, &o, &m, &err), INTENT_OK);
@@ -161,7 +165,7 @@ static void int8_copy_answers_alike(void **state) {
             assert_int_equal(intent_predict_batch(m, ctx, &texts[i], &len, 1, cf), INTENT_OK);
             assert_int_equal(intent_predict_batch(q, ctx, &texts[i], &len, 1, cq), INTENT_OK);
             for (size_t k = 0; k < intent_model_n_labels(m); k++)
-                assert_true(fabsf(cf[k] - cq[k]) < 0.03f);
+                assert_true(fabsf(cf[k] - cq[k]) < 0.06f);
         }
         intent_ctx_free(ctx);
         intent_model_free(q);
