@@ -238,6 +238,13 @@ typedef struct intent_train_opts {
                                stratified by label; every label keeps a training example */
     int refit;              /* with a held-out slice: after early stopping, train again on
                                all examples for the best number of epochs (default 1) */
+    int label_names;        /* each label's name also trains as one example of it, cut into
+                               words at '_', '-', '.', '/', ':' and camel case ("PlayMusic",
+                               "play_music" -> "play music"); not the none label. With 10
+                               examples a label on clinc150 a point of in-scope accuracy,
+                               with 100 nothing. Off by default: a model trained with it
+                               learned a new label from 3 corrections in 2 retrains of 4,
+                               against 4 of 4 without (default 0) */
     uint64_t seed;          /* everything random derives from it (default 1) */
     uint32_t threads;       /* worker threads; 0 = all cores (default 0) */
     /* featurizer */

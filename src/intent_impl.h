@@ -252,6 +252,12 @@ struct intent_dataset {
 INTENTI_HIDDEN long intenti_dataset_find_label(const intent_dataset *ds, const char *name, size_t n);
 /* Truncates the dataset back to n examples and n_labels labels (undoes a failed read). */
 INTENTI_HIDDEN void intenti_dataset_truncate(intent_dataset *ds, size_t n, size_t n_labels);
+/* label_names.c: a label name's words (out[2 * n + 1]); whether it has a letter or digit. */
+INTENTI_HIDDEN bool intenti_label_words(const char *s, size_t n, char *out);
+/* A copy of train, same label ids, with each label's name (but none_label's) as one more
+ * example of it. The caller frees *out. */
+INTENTI_HIDDEN int intenti_with_label_names(const intent_dataset *train, const char *none_label,
+                                            intent_dataset **out);
 INTENTI_HIDDEN int intenti_dataset_add_ids(intent_dataset *ds, const char *text, size_t len,
                                            const uint32_t *ids, size_t n_ids);
 INTENTI_HIDDEN int intenti_dataset_intern(intent_dataset *ds, const char *name, size_t n,

@@ -1076,6 +1076,13 @@ int intenti_train_from(const intent_dataset *train, const intent_dataset *dev, c
         return rc;
     if (train->n == 0)
         return intenti_err(err, INTENT_ERR_EMPTY, "no training examples");
+    intent_dataset *named = NULL; /* train with the label names added (opts.label_names) */
+    if (o->label_names) {
+        rc = intenti_with_label_names(train, o->none_label, &named);
+        if (rc)
+            return intenti_err(err, rc, "adding the label names: %s", rc == INTENT_ERR_NOMEM ? "out of memory" : "too many examples");
+        train = named;
+    }
     trainer t;
     memset(&t, 0, sizeof t);
     t.o = o;
@@ -1106,5 +1113,6 @@ int intenti_train_from(const intent_dataset *train, const intent_dataset *dev, c
     if (!rc)
         rc = build_model(&t, train, temperature, threshold, out, err);
     trainer_free(&t);
+    intent_dataset_free(named);
     return rc;
 }

@@ -12,7 +12,7 @@ int main(int argc, char **argv) {
     static const struct { const char *name; group_fn fn; } groups[] = {
         {"hash", test_hash}, {"text", test_text}, {"reader", test_reader}, {"kern", test_kern},
         {"grad", test_grad}, {"model_io", test_model_io}, {"predict", test_predict},
-        {"train", test_train}, {"calibrate", test_calibrate}, {"retrain", test_retrain}, {"bg", test_bg}, {"alloc", test_alloc}, {"data", test_data},
+        {"train", test_train}, {"label_names", test_label_names}, {"calibrate", test_calibrate}, {"retrain", test_retrain}, {"bg", test_bg}, {"alloc", test_alloc}, {"data", test_data},
         {"feedback", test_feedback},
         {"components", test_components},
         {"onnx", test_onnx},

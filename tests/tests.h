@@ -37,6 +37,7 @@ int test_kern(int *total);
 int test_grad(int *total);
 int test_model_io(int *total);
 int test_train(int *total);
+int test_label_names(int *total);
 int test_predict(int *total);
 int test_alloc(int *total);
 int test_data(int *total);

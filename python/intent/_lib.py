@@ -78,7 +78,7 @@ class TrainOpts(Structure):
         ("dropout", c_float), ("input_dropout", c_float), ("weight_decay", c_float),
         ("label_smoothing", c_float), ("softmax_weight", c_float), ("average", c_float),
         ("dev_fraction", c_float),
-        ("refit", c_int), ("seed", c_uint64), ("threads", c_uint32),
+        ("refit", c_int), ("label_names", c_int), ("seed", c_uint64), ("threads", c_uint32),
         ("buckets", c_uint32), ("word_ngrams", c_uint32), ("char_min", c_uint32),
         ("char_max", c_uint32), ("sublinear_tf", c_int), ("min_count", c_uint32),
         ("strip_accents", c_int),

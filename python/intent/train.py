@@ -48,7 +48,7 @@ Progress = Callable[[EpochReport], Optional[bool]]
 # Options are the fields of intent_train_opts, by the same names, except hidden (a list of
 # widths, giving hidden and n_hidden), none_label (an argument of its own) and progress.
 _NOT_OPTIONS = {"hidden", "n_hidden", "none_label", "progress", "progress_user"}
-_BOOLS = {"refit", "sublinear_tf", "strip_accents", "tune_threshold", "calibrate",
+_BOOLS = {"refit", "label_names", "sublinear_tf", "strip_accents", "tune_threshold", "calibrate",
           "clause_decoding"}
 _FIELDS = {name: ctype for name, ctype in _lib.TrainOpts._fields_ if name not in _NOT_OPTIONS}
 OPTIONS: Tuple[str, ...] = ("hidden",) + tuple(_FIELDS)
