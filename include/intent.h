@@ -242,9 +242,10 @@ typedef struct intent_train_opts {
                                words at '_', '-', '.', '/', ':' and camel case ("PlayMusic",
                                "play_music" -> "play music"); not the none label. With 10
                                examples a label on clinc150 a point of in-scope accuracy,
-                               with 100 nothing. Off by default: a model trained with it
-                               learned a new label from 3 corrections in 2 retrains of 4,
-                               against 4 of 4 without (default 0) */
+                               with 100 nothing. Off by default: retraining a model made
+                               with it learned a new label from 3 corrections in 2 seeds
+                               of 4, against 4 of 4 (the retrain's early stopping, on a
+                               small held-out slice, stopped first) (default 0) */
     uint64_t seed;          /* everything random derives from it (default 1) */
     uint32_t threads;       /* worker threads; 0 = all cores (default 0) */
     /* featurizer */
