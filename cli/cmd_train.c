@@ -37,9 +37,8 @@ static const char USAGE[] =
     "  --dev-fraction X     held-out share when no --dev (default 0.1)\n"
     "  --no-refit           without --dev, keep the model trained on the rest instead of\n"
     "                       training again on all examples for the best epoch count\n"
-    "  --label-names        each label's name also trains as one example of it\n"
-    "                       (\"PlayMusic\", \"play_music\" -> \"play music\"); helps with\n"
-    "                       few examples a label\n"
+    "  --no-label-names     do not train on each label's name as one example of it\n"
+    "                       (\"PlayMusic\", \"play_music\" -> \"play music\")\n"
     "  --seed N             random seed (default 1)\n"
     "  --threads N          worker threads (default: all cores)\n"
     "features:\n"
@@ -61,7 +60,7 @@ static const char USAGE[] =
 typedef struct train_cli {
     const char *data, *dev, *out, *format;
     u32_list hidden, chars;
-    int no_sub, keep_acc, no_tune, no_cal, no_refit, no_clauses, names, quiet, int8;
+    int no_sub, keep_acc, no_tune, no_cal, no_refit, no_clauses, no_names, quiet, int8;
     float threshold;
     intent_train_opts o;
     intent_epoch_report last;
@@ -107,7 +106,7 @@ static int apply(train_cli *c) {
     o->calibrate = !c->no_cal;
     o->refit = !c->no_refit;
     o->clause_decoding = !c->no_clauses;
-    o->label_names = c->names;
+    o->label_names = !c->no_names;
     o->threshold = c->threshold;
     o->progress = progress;
     o->progress_user = c;
@@ -168,7 +167,7 @@ int cmd_train(int argc, char **argv) {
         {"--no-sublinear-tf", OPT_FLAG, &c.no_sub, 0, 0}, {"--keep-accents", OPT_FLAG, &c.keep_acc, 0, 0},
         {"--threshold", OPT_F32, &c.threshold, 0, 1}, {"--no-tune-threshold", OPT_FLAG, &c.no_tune, 0, 0},
         {"--no-calibrate", OPT_FLAG, &c.no_cal, 0, 0}, {"--no-refit", OPT_FLAG, &c.no_refit, 0, 0},
-        {"--no-clauses", OPT_FLAG, &c.no_clauses, 0, 0}, {"--label-names", OPT_FLAG, &c.names, 0, 0},
+        {"--no-clauses", OPT_FLAG, &c.no_clauses, 0, 0}, {"--no-label-names", OPT_FLAG, &c.no_names, 0, 0},
         {"--quiet", OPT_FLAG, &c.quiet, 0, 0}, {"--int8", OPT_FLAG, &c.int8, 0, 0},
     };
     const char *pos[1];

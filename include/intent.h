@@ -242,10 +242,7 @@ typedef struct intent_train_opts {
                                words at '_', '-', '.', '/', ':' and camel case ("PlayMusic",
                                "play_music" -> "play music"); not the none label. With 10
                                examples a label on clinc150 a point of in-scope accuracy,
-                               with 100 nothing. Off by default: retraining a model made
-                               with it learned a new label from 3 corrections in 2 seeds
-                               of 4, against 4 of 4 (the retrain's early stopping, on a
-                               small held-out slice, stopped first) (default 0) */
+                               with 100 nothing (default 1) */
     uint64_t seed;          /* everything random derives from it (default 1) */
     uint32_t threads;       /* worker threads; 0 = all cores (default 0) */
     /* featurizer */
@@ -293,7 +290,8 @@ typedef struct intent_retrain_opts {
     intent_train_opts train;  /* epochs, patience, lr, batch, dropout, seed, threads,
                                  progress...; the network, the featurizer and the none
                                  label always come from the base model */
-    uint32_t feedback_repeat; /* each feedback example counts this many times (default 4) */
+    uint32_t feedback_repeat; /* each feedback example counts this many times, in training
+                                 and in the early-stopping score (default 4) */
     float max_drop;           /* refuse when held-out exact-set accuracy falls by more than
                                  this, 0..1 (default 0.02, two points) */
 } intent_retrain_opts;

@@ -4,8 +4,7 @@
  * People name intents for what they mean ("play_music", "PlayMusic", "card-arrival"), and
  * a name's words are often the very words a command uses. Read as text, each name is one
  * example of its label: with 10 examples a label on clinc150 that is worth a point of
- * in-scope accuracy, with a hundred it changes nothing (docs/ACCURACY.md). Opt-in
- * (intent_train_opts.label_names); intent.h says what it did to retraining.
+ * in-scope accuracy, with a hundred it changes nothing (docs/ACCURACY.md).
  *
  * DESIGN: the trainer gets a copy of the training set with the labels interned in the
  * same order (so every label keeps its id) and one example a label appended: its words,

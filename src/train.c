@@ -139,6 +139,7 @@ void intent_train_opts_init(intent_train_opts *o) {
     o->refit = 1;
     o->clause_decoding = 1;
     o->average = 1.0f;
+    o->label_names = 1;
 }
 
 int intent_train_opts_preset(intent_train_opts *o, const char *name) {

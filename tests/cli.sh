@@ -36,11 +36,13 @@ has err "epoch" && has err "trained 10 labels on 613 examples" && ok "train prog
 [ -s "$M" ] && ok "model written" || bad "model written"
 ls "$T" | grep -q tmp && bad "temporary file left" || ok "no temporary file left"
 
-# --label-names: no example says "music" or "alarm"; the names do
+# label names: no example says "music" or "alarm"; the names do (unless --no-label-names)
 printf '%s\n' 'play_music	put on some tunes' 'play_music	I want to hear a song' 'play_music	start my playlist' \
     'set_alarm	wake me up at seven' 'set_alarm	ring at six tomorrow' 'set_alarm	get me up early' >"$T/names.tsv"
-check "train --label-names" "$INTENT" train --data "$T/names.tsv" --dev "$T/names.tsv" --out "$T/names.intent" \
-    --label-names --min-count 1 --lr 0.02 --quiet
+check "train with label names" "$INTENT" train --data "$T/names.tsv" --dev "$T/names.tsv" --out "$T/names.intent" \
+    --min-count 1 --lr 0.02 --quiet
+check "train --no-label-names" "$INTENT" train --data "$T/names.tsv" --dev "$T/names.tsv" --out "$T/plain.intent" \
+    --no-label-names --min-count 1 --lr 0.02 --quiet
 check "predict a name's word" "$INTENT" predict --model "$T/names.intent" --json music
 grep -q '"top": \[{"label": "play_music"' "$T/out" && ok "a label's name teaches its words" \
     || bad "a label's name teaches its words" "$(cat "$T/out")"

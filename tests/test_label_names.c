@@ -76,7 +76,6 @@ static void names_teach_their_words(void **state) {
     o.n_hidden = 1;
     o.lr = 0.02f;
     o.min_count = 1;
-    o.label_names = 1;
     o.threads = 1;
     intent_model *m;
     intent_error err;

@@ -83,6 +83,40 @@ static void learns_a_new_label(void **state) {
     intent_dataset_free(ds);
 }
 
+/* Three corrections with a new label beside the bundled assistant's 613 examples, from
+ * four bases: the retrain must not stop before it has learned them. It did, for two of
+ * these bases, while the corrections counted once in the early-stopping score among 58
+ * held-out examples: no gain after epoch 2, stopped, feedback learned 0%. */
+static void learns_few_corrections_beside_much_data(void **state) {
+    (void)state;
+    intent_dataset *ds = load_ds("examples/assistant.tsv");
+    assert_non_null(ds);
+    intent_dataset *fb = ds_from_text("SHOPPING\torder me a large pizza\nSHOPPING\tbuy milk and eggs online\n"
+                                      "SHOPPING\tadd batteries to my shopping cart\n");
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        intent_train_opts t;
+        intent_train_opts_init(&t);
+        t.none_label = "oos";
+        t.seed = seed;
+        t.threads = 1;
+        intent_model *m, *m2;
+        intent_error err;
+        assert_int_equal(intent_train(ds, NULL, &t, &m, &err), INTENT_OK);
+        intent_retrain_opts o;
+        intent_retrain_opts_init(&o);
+        o.train.threads = 1;
+        o.max_drop = 0.2f;
+        intent_retrain_report rep;
+        assert_int_equal(intent_retrain(m, fb, ds, &o, &m2, &rep, &err), INTENT_OK);
+        assert_true(rep.feedback_score >= 0.6);
+        assert_string_equal(top_label(m2, "order me a large pizza"), "SHOPPING");
+        intent_model_free(m2);
+        intent_model_free(m);
+    }
+    intent_dataset_free(fb);
+    intent_dataset_free(ds);
+}
+
 /* Feedback that contradicts the data: the held-out slice gets worse, so no model. */
 static void refuses_a_worse_model(void **state) {
     (void)state;
@@ -116,6 +150,8 @@ static void refuses_a_worse_model(void **state) {
 }
 
 int test_retrain(int *total) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(learns_a_new_label), cmocka_unit_test(refuses_a_worse_model)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(learns_a_new_label),
+                                       cmocka_unit_test(learns_few_corrections_beside_much_data),
+                                       cmocka_unit_test(refuses_a_worse_model)};
     return RUN("retrain", tests, total);
 }

@@ -46,7 +46,7 @@ def test_same_seed_same_bytes():
 def test_options_and_presets():
     d = intent.default_options()
     assert d["hidden"] == [96] and d["epochs"] == 50 and d["lr"] == 0.003 and d["refit"] is True
-    assert d["label_names"] is False
+    assert d["label_names"] is True
     assert set(d) == set(OPTIONS)
     assert intent.default_options("original")["hidden"] == [256, 128, 64]
     assert intent.default_options("ensemble")["n_nets"] == 3
