@@ -1005,6 +1005,7 @@ static void put_meta(intenti_fbuild *b, const trainer *t, const intent_dataset *
     intenti_fb_f32(b, "train.dropout", o->dropout);
     intenti_fb_u32s(b, "train.best_epochs", t->best_epoch, o->n_nets);
     intenti_fb_u32(b, "train.refit", t->fixed != NULL);
+    intenti_fb_u32(b, "train.label_names", o->label_names != 0);
 }
 
 static int build_model(trainer *t, const intent_dataset *train, float temperature, float threshold,
@@ -1077,7 +1078,8 @@ int intenti_train_from(const intent_dataset *train, const intent_dataset *dev, c
         return rc;
     if (train->n == 0)
         return intenti_err(err, INTENT_ERR_EMPTY, "no training examples");
-    intent_dataset *named = NULL; /* train with the label names added (opts.label_names) */
+    const intent_dataset *given = train; /* its CRC names the data in the model file */
+    intent_dataset *named = NULL;         /* train with the label names added (opts.label_names) */
     if (o->label_names) {
         rc = intenti_with_label_names(train, o->none_label, &named);
         if (rc)
@@ -1112,7 +1114,7 @@ int intenti_train_from(const intent_dataset *train, const intent_dataset *dev, c
         rc = run(&t, train, NULL, err);
     }
     if (!rc)
-        rc = build_model(&t, train, temperature, threshold, out, err);
+        rc = build_model(&t, given, temperature, threshold, out, err);
     trainer_free(&t);
     intent_dataset_free(named);
     return rc;
