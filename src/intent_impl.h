@@ -9,6 +9,7 @@
 
 #include "intent.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -152,6 +153,14 @@ typedef struct intenti_wordcache {
 } intenti_wordcache;
 
 #define INTENTI_TF1 16 /* counts below this take 1 + ln(count) from a table */
+/* Sub-linear tf of a bucket seen c times in a text: 1 + ln(c) from the table tf1 (made
+ * with logf, as intenti_weigh_row computes it) below INTENTI_TF1, logf from there; c
+ * itself when tf1 is NULL (raw counts). The one rule every serving weigh follows. */
+static inline float intenti_tf_of(uint32_t c, const float *tf1) {
+    if (!tf1)
+        return (float)c;
+    return c < INTENTI_TF1 ? tf1[c] : 1.0f + logf((float)c);
+}
 /* A direct dedup entry: the generation of the text that last saw the bucket (12 bits)
  * over its count in that text (20 bits: a text has fewer n-gram occurrences than that,
  * INTENT_MAX_TOKENS words of at most (INTENT_MAX_WORD + 2) * 8 char n-grams and a few

@@ -12,15 +12,12 @@
 
 #include "intent_impl.h"
 
-#include <math.h>
 
 /* One entry j of weigh, its square added to sum S. */
 #define WEIGH_ONE(S)                                                                   \
     do {                                                                               \
         uint32_t id = ids[j], c = dd[id] & INTENTI_DD_CNT_MASK;                        \
-        float idf = ri[id].idf, tf = (float)c;                                         \
-        if (tf1)                                                                       \
-            tf = c < INTENTI_TF1 ? tf1[c] : 1.0f + logf(tf);                           \
+        float idf = ri[id].idf, tf = intenti_tf_of(c, tf1);                            \
         S += (tf * idf) * (tf * idf); /* + 0 for an unseen bucket */                   \
         w[k] = tf * ri[id].gain;                                                       \
         ids[k] = id;                                                                   \

@@ -61,9 +61,7 @@ uint32_t intenti_weigh_ref(uint32_t *ids, float *vals, float *w, uint32_t n, con
     uint32_t k = 0;
     for (uint32_t j = 0; j < n; j++) {
         uint32_t id = ids[j], c = dd[id] & INTENTI_DD_CNT_MASK;
-        float tf = (float)c, idf = ri[id].idf;
-        if (tf1)
-            tf = c < INTENTI_TF1 ? tf1[c] : 1.0f + logf(tf);
+        float tf = intenti_tf_of(c, tf1), idf = ri[id].idf;
         if (idf == 0.0f)
             continue;
         sum += (tf * idf) * (tf * idf);

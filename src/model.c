@@ -385,9 +385,7 @@ static uint32_t weigh_counts(intenti_feats *f, const intenti_rowinfo *ri, const 
     uint32_t k = 0;
     for (uint32_t j = 0; j < f->n; j++) {
         uint32_t id = f->ids[j], c = (uint32_t)f->vals[j];
-        float tf = (float)c, idf = ri[id].idf;
-        if (tf1)
-            tf = c < INTENTI_TF1 ? tf1[c] : 1.0f + logf(tf);
+        float tf = intenti_tf_of(c, tf1), idf = ri[id].idf;
         if (idf == 0.0f)
             continue;
         sum += (tf * idf) * (tf * idf);

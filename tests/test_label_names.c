@@ -52,7 +52,7 @@ static void copy_adds_a_name_a_label(void **state) {
     intent_dataset_free(ds);
 }
 
-static const char *TOP(intent_model *m, intent_ctx *ctx, const char *text) {
+static const char *top_of(intent_model *m, intent_ctx *ctx, const char *text) {
     intent_score s[1];
     size_t n = 0, over = 0;
     assert_int_equal(intent_predict(m, ctx, text, strlen(text), -1.0f, s, 1, &n, &over), INTENT_OK);
@@ -83,9 +83,9 @@ static void names_teach_their_words(void **state) {
     assert_int_equal(intent_model_n_labels(m), 3);
     intent_ctx *ctx;
     assert_int_equal(intent_ctx_new(m, &ctx), INTENT_OK);
-    assert_string_equal(TOP(m, ctx, "music"), "play_music");
-    assert_string_equal(TOP(m, ctx, "alarm"), "set_alarm");
-    assert_string_equal(TOP(m, ctx, "weather"), "check_weather");
+    assert_string_equal(top_of(m, ctx, "music"), "play_music");
+    assert_string_equal(top_of(m, ctx, "alarm"), "set_alarm");
+    assert_string_equal(top_of(m, ctx, "weather"), "check_weather");
     intent_ctx_free(ctx);
     intent_model_free(m);
     intent_dataset_free(ds);
